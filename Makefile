@@ -1,0 +1,34 @@
+# The two commands of README: `make book` (set up, build the website) and `make test` (set up, run every test).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Where the corpora live (the folder holding multi30k/). Unset: the user's cache, downloading once.
+ifneq ($(wildcard ../shared/data/multi30k),)
+export TRANSFORMER_BOOK_DATA ?= $(abspath ../shared/data)
+endif
+export PYTHONHASHSEED := 0
+
+.PHONY: setup book test unit nbval site export refresh clean
+
+setup:
+	bash tools/setup.sh
+
+## Build the website into _build/html (stored notebook outputs, Sphinx warnings are errors).
+book: setup
+	$(PY) tools/export.py --check
+	$(VENV)/bin/jupyter-book build . --all --warningiserror --nitpicky --keep-going
+	@echo "Open _build/html/index.html"
+
+## Every test: unit tests, nbval over every chapter, then the built site in headless Chromium.
+test: book
+	$(PY) -m pytest
+
+## Regenerate transformer_book/ modules from the notebooks' exported cells.
+export: setup
+	$(PY) tools/export.py
+
+## Re-execute notebooks and store their outputs (NB=book/01_introduction.ipynb for one).
+refresh: setup
+	$(PY) tools/refresh.py $(NB)
+
+clean:
+	rm -rf _build
