@@ -15,7 +15,7 @@ setup:
 ## Build the website into _build/html (stored notebook outputs, Sphinx warnings are errors).
 book: setup
 	$(PY) tools/export.py --check
-	$(VENV)/bin/jupyter-book build . --all --warningiserror --nitpicky --keep-going
+	$(VENV)/bin/jupyter-book build . --all --warningiserror --nitpick --keep-going
 	@echo "Open _build/html/index.html"
 
 ## Every test: unit tests, nbval over every chapter, then the built site in headless Chromium.

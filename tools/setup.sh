@@ -25,7 +25,7 @@ fi
   || "$VENV/bin/python" -m pip install -q --no-deps -e .
 
 # Figures carry Chinese labels: they need a CJK font (Debian/Ubuntu: fonts-noto-cjk).
-if ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then
+if ! fc-list 2>/dev/null | grep -i "Noto Sans CJK" >/dev/null; then
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     echo "== installing fonts-noto-cjk"
     (apt-get install -y -qq fonts-noto-cjk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq fonts-noto-cjk >/dev/null; }) \
