@@ -64,7 +64,6 @@ def execute(path: Path, timeout: int) -> float:
 
     nb = nbformat.read(path, as_version=4)
     write_setup_cell(nb)
-    nb.metadata.pop("widgets", None)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     start = time.time()
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
