@@ -23,3 +23,11 @@ def test_compare_reports_tokens_per_second_for_both_models(capsys):
     ours, theirs, ratio = throughput.compare("tiny", Config.tiny(), batch=2, length=5, steps=1, rounds=1)
     assert ours > 0 and theirs > 0 and abs(ratio - ours / theirs) < 1e-9
     assert "ratio" in capsys.readouterr().out
+
+
+def test_training_speed_benchmark_times_real_training_steps(capsys, tmp_path):
+    import train_speed  # noqa: E402 (bench/ is on sys.path above)
+
+    result = train_speed.measure("tiny", steps=1, warmup=0, cache_dir=tmp_path)
+    assert result["tokens_per_s"] > 0 and result["steps"] == 1
+    assert "tokens/s" in capsys.readouterr().out
