@@ -14,8 +14,6 @@ The last line is: decoding speed-up with key/value cache (base, batch 1, greedy,
 from __future__ import annotations
 
 import argparse
-import datetime
-import platform
 import statistics
 import time
 
@@ -24,17 +22,9 @@ import torch
 from transformer_book.decoding import greedy_search
 from transformer_book.model import Config, Transformer
 
+from common import machine  # bench/common.py
+
 PRESETS = {"base": Config.base, "small": Config.small, "tiny": Config.tiny}
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"machine: {cpu} | threads {torch.get_num_threads()} | torch {torch.__version__} | {datetime.date.today()}"
 
 
 def time_greedy(model, src, tokens: int, use_cache: bool) -> tuple[float, list]:

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime
 import os
-import platform
 import statistics
 import time
 
@@ -25,6 +23,8 @@ from torch import nn
 
 from transformer_book.attention import explicit_attention
 from transformer_book.model import Config, Transformer, make_masks
+
+from common import machine  # bench/common.py
 
 
 class TorchTransformer(nn.Module):
@@ -107,14 +107,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     rounds = 3 if args.quick else max(5, args.rounds)
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    print(f"machine: {cpu} | threads {torch.get_num_threads()} | torch {torch.__version__} | "
-          f"{datetime.date.today()}", flush=True)
+    print(machine(), flush=True)
     small = Config.small(P_drop=0.1)
     base = Config.base(P_drop=0.1)
     s = 2 if args.quick else 6

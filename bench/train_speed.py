@@ -11,8 +11,6 @@ tokens of the batches, the number `metrics.jsonl` reports as tokens_per_s.
 from __future__ import annotations
 
 import argparse
-import datetime
-import platform
 import tempfile
 import time
 
@@ -24,6 +22,8 @@ from transformer_book.model import Transformer
 from transformer_book.optim import make_optimizer
 from transformer_book.regularization import LabelSmoothingLoss
 from transformer_book.train import TrainConfig, load_corpus, train_step
+
+from common import machine  # bench/common.py
 
 
 def measure(preset: str, steps: int, warmup: int = 3, cache_dir=None) -> dict:
@@ -58,8 +58,7 @@ def main(argv=None):
     parser.add_argument("--presets", nargs="+", default=["tiny", "small"])
     parser.add_argument("--steps", type=int, default=40)
     args = parser.parse_args(argv)
-    print(f"# {datetime.date.today()}  {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
-          f"torch {torch.__version__}, fp32, CPU")
+    print(f"# {machine()} | fp32, CPU")
     print(f"# command: python bench/train_speed.py {' '.join(argv) if argv else ''}".rstrip())
     return [measure(p, args.steps) for p in args.presets]
 

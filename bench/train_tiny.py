@@ -9,17 +9,15 @@ decoding of test_2016_flickr, sacreBLEU), prints its output, the total wall time
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import torch
+from common import machine  # bench/common.py
 
 
 def main(argv=None):
@@ -28,8 +26,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     out = Path(args.out or tempfile.mkdtemp(prefix="tiny_")) / "run"
     command = [sys.executable, "-m", "transformer_book.train", "--preset", "tiny", "--out", str(out)]
-    print(f"# {datetime.date.today()}  {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"torch {torch.__version__}, CPU")
+    print(f"# {machine()} | {os.cpu_count()} cores, CPU")
     print("# command: python -m transformer_book.train --preset tiny --out RUN_DIR   (timed by bench/train_tiny.py)")
     start = time.time()
     done = subprocess.run(command, capture_output=True, text=True)

@@ -179,6 +179,7 @@ def test_tiny_preset_runs_end_to_end_on_multi30k(tmp_path):
 
 
 def test_presets_and_config_validation():
+    assert TrainConfig() == TrainConfig.from_preset("tiny"), "the defaults are the tiny preset"
     assert TrainConfig.from_preset("base").d_model == 512 and TrainConfig.from_preset("big").h == 16
     assert TrainConfig.from_preset("base").warmup_steps == 4000 and TrainConfig.from_preset("base").max_tokens == 25000
     with pytest.raises(ValueError, match="unknown preset"):

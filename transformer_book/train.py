@@ -28,7 +28,7 @@ from transformer_book.regularization import LabelSmoothingLoss
 PRESETS = {
     "copy": dict(corpus="copy", N=2, d_model=64, d_ff=256, h=4, P_drop=0.0, eps_ls=0.0, max_tokens=1600,
                  warmup_steps=100, lr_scale=0.2, max_steps=400, eval_every=200, checkpoint_every=100,
-                 average_last=1),
+                 average_last=1, log_every=10),
     "tiny": dict(corpus="multi30k", vocab_size=4000, N=2, d_model=128, d_ff=512, h=4, P_drop=0.1,
                  max_tokens=1500, warmup_steps=300, lr_scale=0.3, max_steps=900, eval_every=300,
                  checkpoint_every=50),
@@ -46,7 +46,7 @@ PRESETS = {
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Everything a run depends on; saved as config.json in the run folder."""
+    """Everything a run depends on; saved as config.json in the run folder. Defaults: the tiny preset."""
     preset: str = "tiny"
     corpus: str = "multi30k"        # copy | multi30k | wmt14
     src: str = "en"
@@ -60,15 +60,15 @@ class TrainConfig:
     P_drop: float = 0.1
     norm_first: bool = False
     eps_ls: float = 0.1
-    max_tokens: int = 3000          # padded tokens per batch and side (source, target)
+    max_tokens: int = 1500          # padded tokens per batch and side (source, target)
     accum_steps: int = 1            # batches per optimizer step
-    warmup_steps: int = 400
-    lr_scale: float = 1.0
-    max_steps: int = 1200
+    warmup_steps: int = 300
+    lr_scale: float = 0.3
+    max_steps: int = 900
     max_len: int = 128              # training pairs longer than this (BPE tokens) are left out
-    eval_every: int = 400
+    eval_every: int = 300
     bleu_sentences: int = 200       # validation sentences decoded (greedy) for the validation BLEU
-    checkpoint_every: int = 200
+    checkpoint_every: int = 50
     checkpoint_minutes: float = 30.0
     keep_checkpoints: int = 5
     average_last: int = 5           # §6.1: the last 5 checkpoints are averaged before decoding the test set
