@@ -571,5 +571,5 @@ def main(argv=None):
     return 0
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and "ipykernel" not in sys.modules:  # `python -m transformer_book.train`, not a notebook
     sys.exit(main())

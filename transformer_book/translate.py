@@ -76,5 +76,5 @@ def main(argv=None):
     return 1 if skipped else 0
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and "ipykernel" not in sys.modules:  # `python -m transformer_book.translate`, not a notebook
     sys.exit(main())
