@@ -18,7 +18,8 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from transformer_book.data import BOS, EOS, PAD, UNK, BPE, encode_pairs, joint_bpe, make_batch, token_batches
+from transformer_book.data import (BOS, EOS, PAD, UNK, BPE, encode_pairs, joint_bpe, make_batch, token_batches,
+                                   write_atomic)
 from transformer_book.hardware import autocast, init_distributed, pick_device, shard
 from transformer_book.model import Config, Transformer
 from transformer_book.optim import make_optimizer, rate
@@ -197,13 +198,6 @@ def save_atomically(obj, path):
     os.replace(tmp, path)
 
 
-def write_text_atomically(text, path):
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def checkpoint_paths(run_dir):
     """The run's step checkpoints, oldest first (half-written *.tmp files are never listed)."""
     return sorted(Path(run_dir, "checkpoints").glob("step_*.pt"))
@@ -361,9 +355,9 @@ class RunFolder:
             if diff:
                 raise ValueError("--resume needs the run's own settings; these differ: " + "; ".join(diff))
         (self.path / "checkpoints").mkdir(parents=True, exist_ok=True)
-        for tmp in self.path.glob("**/*.tmp"):  # left by a run killed while saving
+        for tmp in [*self.path.glob("**/*.tmp"), *self.path.glob("**/.*.part")]:  # left by a run killed mid-write
             tmp.unlink()
-        write_text_atomically(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n", saved)
+        write_atomic(saved, (json.dumps(dataclasses.asdict(cfg), indent=2) + "\n").encode("utf-8"))
 
     def log(self, record):
         if self.writer:
@@ -375,7 +369,7 @@ class RunFolder:
         path = self.path / "metrics.jsonl"
         if self.writer and path.exists():
             keep = [l for l in path.read_text(encoding="utf-8").splitlines() if json.loads(l)["step"] <= step]
-            write_text_atomically("".join(l + "\n" for l in keep), path)
+            write_atomic(path, "".join(l + "\n" for l in keep).encode("utf-8"))
 
     def save(self, state, keep):
         if self.writer:
@@ -513,7 +507,7 @@ def finish(model, corpus, cfg, run, device, started, rank, world, verbose):
     hyps = translate_lines(model, corpus.tokenizer, sources, cfg.beam_size, cfg.alpha, cfg.decode_sentences, device)
     decode_seconds = time.time() - t0
     suffix = "copy" if cfg.corpus == "copy" else cfg.tgt
-    write_text_atomically("".join(h + "\n" for h in hyps), run.path / f"{corpus.test_name}.hyp.{suffix}")
+    write_atomic(run.path / f"{corpus.test_name}.hyp.{suffix}", "".join(h + "\n" for h in hyps).encode("utf-8"))
     scores = score_translations(hyps, references)
     if cfg.corpus == "copy":
         scores["token_accuracy"] = token_accuracy(hyps, references)
@@ -525,7 +519,7 @@ def finish(model, corpus, cfg, run, device, started, rank, world, verbose):
         "decode_wall_time_s": round(decode_seconds, 1), "hardware": hardware_info(device), "world_size": world})
     if ddp:
         scores["ddp"] = ddp
-    write_text_atomically(json.dumps(scores, indent=2) + "\n", run.path / "scores.json")
+    write_atomic(run.path / "scores.json", (json.dumps(scores, indent=2) + "\n").encode("utf-8"))
     if verbose:
         extra = f"  token accuracy {scores['token_accuracy']:.4f}" if "token_accuracy" in scores else ""
         print(f"test {corpus.test_name}: BLEU {scores['bleu']:.2f}  chrF {scores['chrf']:.2f}{extra}  ({used})")

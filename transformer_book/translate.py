@@ -2,11 +2,11 @@
 
 """§5 Command line: translate sentences with a checkpoint written by transformer_book.train."""
 import argparse
-import os
 import sys
 import warnings
 from pathlib import Path
 
+from transformer_book.data import write_atomic
 from transformer_book.hardware import pick_device
 from transformer_book.train import load_checkpoint, translate_lines
 
@@ -68,9 +68,7 @@ def main(argv=None):
                         args.batch_sentences, device)
     text = "".join(line + "\n" for line in out)
     if args.output:
-        tmp = Path(args.output + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, args.output)
+        write_atomic(args.output, text.encode("utf-8"))
     else:
         sys.stdout.write(text)
     return 1 if skipped else 0
