@@ -7,7 +7,7 @@ export TRANSFORMER_BOOK_DATA ?= $(abspath ../shared/data)
 endif
 export PYTHONHASHSEED := 0
 
-.PHONY: setup book test unit nbval site export refresh clean
+.PHONY: setup book test portable unit nbval site export refresh clean
 
 setup:
 	bash tools/setup.sh
@@ -18,9 +18,16 @@ book: setup
 	$(VENV)/bin/jupyter-book build . --all --warningiserror --nitpick --keep-going
 	@echo "Open _build/html/index.html"
 
-## Every test: unit tests, nbval over every chapter, then the built site in headless Chromium.
+## Every test: unit tests, nbval over every chapter, then the built site in headless Chromium;
+## then nbval once more under other floating-point rounding (`make portable`).
 test: book
 	$(PY) -m pytest
+	$(MAKE) --no-print-directory portable
+
+## nbval again with PyTorch's generic CPU kernels and one thread: rounding changes as on another CPU,
+## and the stored outputs must still match (README: "Outputs that survive another machine").
+portable: setup
+	ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest book
 
 ## Regenerate transformer_book/ modules from the notebooks' exported cells.
 export: setup

@@ -107,6 +107,33 @@ def test_outputs_are_stored_without_errors_or_widget_state(nb):
             assert "application/vnd.jupyter.widget-view+json" not in out.get("data", {})
 
 
+NOT_COMPARED = re.compile(r"^# not compared: (.+)$", re.M)
+WHY_NO_ASSERT = ("wall-clock timing", "installed sentencepiece version")  # nothing to claim: the value is the machine's
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=IDS)
+def test_outputs_left_out_of_the_comparison_say_why_and_assert_their_claim(nb):
+    """README's portability rule: a cell tagged nbval-ignore-output opens with `# not compared: <why>`, and unless it
+    only reports the machine (timings, versions) it states its claim with `assert`, so nbval still fails when it breaks."""
+    for cell in cells(nb):
+        if "nbval-ignore-output" not in cell["metadata"].get("tags", []):
+            continue
+        text = src(cell)
+        why = NOT_COMPARED.search(text)
+        assert why and text.startswith(why.group(0)), f"first line should be '# not compared: <why>': {text[:80]}"
+        if not any(reason in why.group(1) for reason in WHY_NO_ASSERT):
+            assert re.search(r"^\s*assert\b", text, re.M), f"a cell left out of the comparison must assert its claim: {text[:80]}"
+
+
+def test_notebooks_that_change_the_thread_count_restore_it():
+    """The portable nbval pass runs on one thread (OMP_NUM_THREADS=1); a notebook must not undo that for later cells."""
+    for nb in NOTEBOOKS:
+        code = "\n".join(src(c) for c in cells(nb) if c["cell_type"] == "code")
+        sets = len(re.findall(r"torch\.set_num_threads\(", code))
+        saves = len(re.findall(r"= torch\.get_num_threads\(\)", code))
+        assert sets == 2 * saves, f"{nb.name}: every torch.set_num_threads(n) is followed by restoring the saved count"
+
+
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=IDS)
 def test_the_colab_setup_cell_comes_first_and_points_at_the_configured_repository(nb):
     code = [c for c in cells(nb) if c["cell_type"] == "code"]
