@@ -167,6 +167,56 @@ def test_bad_arguments_give_one_clear_line_and_a_nonzero_exit(tmp_path, args, me
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize("field, value", [
+    ("P_drop", float("nan")), ("P_drop", 1.0), ("P_drop", -0.1), ("eps_ls", float("nan")), ("eps_ls", 1.0),
+    ("lr_scale", float("nan")), ("lr_scale", float("inf")), ("lr_scale", 0.0), ("lr_scale", -1.0),
+    ("alpha", float("nan")), ("alpha", float("inf")), ("alpha", -0.6), ("max_minutes", float("nan")),
+    ("max_minutes", float("inf")), ("max_minutes", -1.0), ("checkpoint_minutes", 0.0), ("checkpoint_minutes", float("nan")),
+    ("N", 0), ("d_model", -8), ("h", 0), ("vocab_size", 0), ("bleu_sentences", 0), ("test_sentences", -1), ("seed", -1),
+    ("copy_len", 0),
+])
+def test_every_number_in_the_config_is_checked_nan_and_inf_included(field, value):
+    with pytest.raises(ValueError, match=field):
+        TrainConfig.from_preset("copy", **{field: value})
+
+
+@pytest.mark.parametrize("flag, value", [("--P-drop", "nan"), ("--lr-scale", "inf"), ("--alpha", "nan"),
+                                         ("--max-minutes", "-5"), ("--eps-ls", "1.5"), ("--max-tokens", "nan")])
+def test_numeric_flags_with_nan_inf_or_out_of_range_values_give_one_clear_line(tmp_path, flag, value):
+    done = cli("--preset", "copy", "--out", tmp_path / "run", flag, value)
+    assert done.returncode == 2 and flag.lstrip("-").replace("-", "_").lower() in done.stderr.lower().replace("-", "_")
+    assert "Traceback" not in done.stderr and not (tmp_path / "run").exists(), "nothing is written for a bad command"
+
+
+def test_max_minutes_ends_training_at_a_checkpoint_then_averages_and_decodes(tmp_path):
+    out = tmp_path / "run"
+    done = cli("--preset", "copy", "--out", out, *SMALL_COPY, "--max-steps", "100000", "--max-minutes", "0.25",
+               "--average-last", "3", "--checkpoint-every", "1")
+    assert done.returncode == 0, done.stderr
+    scores = json.loads((out / "scores.json").read_text())
+    assert scores["stopped_by"] == "max_minutes" and 0 < scores["steps"] < 100000
+    assert checkpoint_paths(out)[-1].name == f"step_{scores['steps']:08d}.pt", "the last step is saved"
+    assert scores["weights"].startswith("average of ") and scores["weights"].count("step_") == 3
+    assert 0 < scores["train_wall_time_s"] < scores["run_wall_time_s"] and 15 <= scores["run_wall_time_s"] < 90
+    steps = [json.loads(l)["step"] for l in (out / "metrics.jsonl").read_text().splitlines()]
+    assert steps[-1] == scores["steps"], "the last step is logged"
+    config = json.loads((out / "config.json").read_text())
+    assert config["command"].startswith("python -m transformer_book.train --preset copy --out ")
+    assert "--max-minutes 0.25" in config["command"] and config["max_minutes"] == 0.25
+
+
+def test_a_run_stopped_by_max_steps_says_so(copy_run):
+    scores = json.loads((copy_run / "scores.json").read_text())
+    assert scores["stopped_by"] == "max_steps" and scores["steps"] == PRESETS["copy"]["max_steps"]
+    assert {"cpu", "cpu_count", "threads", "torch", "python", "sentencepiece", "sacrebleu"} <= scores["hardware"].keys()
+
+
+def test_the_laptop_preset_is_the_one_hour_recipe_of_chapter_6():
+    cfg = TrainConfig.from_preset("laptop")
+    assert cfg.corpus == "multi30k" and cfg.max_minutes == 60 and cfg.max_steps > 10 * cfg.warmup_steps
+    assert (cfg.N, cfg.d_model, cfg.h, cfg.d_ff) == (3, 256, 4, 1024) and cfg.average_last == 5
+
+
 def test_tiny_preset_runs_end_to_end_on_multi30k(tmp_path):
     scores = train(TrainConfig.from_preset("tiny", max_steps=6, eval_every=6, bleu_sentences=10, test_sentences=30,
                                            beam_size=2, checkpoint_every=2, average_last=2, vocab_size=1000),
@@ -186,3 +236,36 @@ def test_presets_and_config_validation():
         TrainConfig.from_preset("huge")
     with pytest.raises(ValueError, match="corpus must be"):
         TrainConfig(corpus="wiki")
+
+
+def test_step_flops_counts_every_matrix_multiply_of_a_hand_sized_batch():
+    from transformer_book.data import Batch  # noqa: F401  (the batches only need src and tgt_in shapes)
+    from transformer_book.train import step_flops
+
+    class Shapes:
+        src, tgt_in = torch.zeros(2, 3), torch.zeros(2, 4)
+    d, d_ff, N, V, B, S, T = 8, 16, 2, 10, 2, 3, 4
+    config = Config(src_vocab=V, tgt_vocab=V, N=N, d_model=d, d_ff=d_ff, h=2)
+    encoder = B * S * (4 * d * d + 2 * d * d_ff) + 2 * B * S * S * d
+    decoder = B * T * (4 * d * d + 2 * d * d_ff) + (B * T + B * S) * 2 * d * d + 2 * B * T * T * d + 2 * B * T * S * d
+    assert step_flops(config, [Shapes()]) == 6 * (N * (encoder + decoder) + B * T * d * V)
+    assert step_flops(config, [Shapes(), Shapes()]) == 2 * step_flops(config, [Shapes()])
+
+
+def test_the_gpu_base_command_runs_tiny_on_a_cpu_without_spacy_and_reports_tflops(tmp_path):
+    """The base-multi30k preset, shrunk: the whole command, with `import spacy` made to fail."""
+    out = tmp_path / "base"
+    code = ("import sys, runpy; sys.modules['spacy'] = None; "
+            "sys.argv = ['train'] + sys.argv[1:]; runpy.run_module('transformer_book.train', run_name='__main__')")
+    done = subprocess.run([sys.executable, "-c", code, "--preset", "base-multi30k", "--out", str(out), "--N", "1",
+                           "--d-model", "32", "--d-ff", "64", "--h", "2", "--vocab-size", "1000", "--max-minutes", "0.3",
+                           "--log-every", "5", "--checkpoint-every", "5", "--test-sentences", "10",
+                           "--bleu-sentences", "5", "--cache-dir", str(tmp_path / "bpe")],
+                          capture_output=True, text=True, env=ENV, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "TFLOP/s" in done.stdout
+    records = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
+    assert all(r["tflops"] > 0 for r in records if "loss" in r)
+    scores = json.loads((out / "scores.json").read_text())
+    assert scores["stopped_by"] == "max_minutes" and scores["sentences"] == 10
+    assert TrainConfig.from_preset("base-multi30k").max_minutes <= 8 and PRESETS["base-multi30k"]["d_model"] == 512

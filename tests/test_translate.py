@@ -71,6 +71,15 @@ def test_bad_options_are_clear_errors(copy_checkpoint, tmp_path):
     assert done.returncode == 2 and "nope.txt" in done.stderr
 
 
+@pytest.mark.parametrize("flag, value", [("--alpha", "nan"), ("--alpha", "inf"), ("--alpha", "-0.5"),
+                                         ("--beam-size", "-1"), ("--max-input-tokens", "0"), ("--batch-sentences", "0"),
+                                         ("--beam-size", "nan"), ("--max-input-tokens", "inf")])
+def test_every_numeric_option_rejects_nan_inf_negative_and_zero_with_one_clear_line(copy_checkpoint, flag, value):
+    done = translate("--checkpoint", copy_checkpoint, flag, value, stdin="1 2\n")
+    assert done.returncode == 2 and flag in done.stderr and done.stdout == ""
+    assert "Traceback" not in done.stderr
+
+
 def test_a_bpe_checkpoint_carries_its_tokenizer_and_maps_unseen_characters_to_unk(tmp_path):
     out = tmp_path / "tiny"
     train(TrainConfig.from_preset("tiny", max_steps=2, eval_every=2, bleu_sentences=5, test_sentences=5, beam_size=1,

@@ -9,6 +9,7 @@ import json
 import math
 import os
 import platform
+import shlex
 import sys
 import time
 import warnings
@@ -36,6 +37,14 @@ PRESETS = {
     "small": dict(corpus="multi30k", vocab_size=8000, N=3, d_model=256, d_ff=1024, h=4, P_drop=0.1,
                   max_tokens=4000, warmup_steps=800, lr_scale=0.5, max_steps=12000, eval_every=1000,
                   checkpoint_every=250),
+    # One hour on a 2-core laptop (§6): training ends at max_minutes, then the last checkpoints are averaged and decoded.
+    "laptop": dict(corpus="multi30k", vocab_size=8000, N=3, d_model=256, d_ff=1024, h=4, P_drop=0.1,
+                   max_tokens=3000, warmup_steps=500, lr_scale=0.5, max_steps=100000, max_minutes=60.0,
+                   eval_every=250, checkpoint_every=100),
+    # The paper's base model on Multi30k, one GPU, 7.5 minutes of training (bf16 on CUDA); tests run it tiny on a CPU.
+    "base-multi30k": dict(corpus="multi30k", vocab_size=8000, N=6, d_model=512, d_ff=2048, h=8, P_drop=0.1,
+                          max_tokens=12000, warmup_steps=1000, lr_scale=1.0, max_steps=100000, max_minutes=7.5,
+                          eval_every=500, checkpoint_every=250),
     "base": dict(corpus="wmt14", vocab_size=37000, N=6, d_model=512, d_ff=2048, h=8, P_drop=0.1,
                  max_tokens=25000, warmup_steps=4000, lr_scale=1.0, max_steps=100000, eval_every=5000,
                  checkpoint_every=1000),
@@ -66,6 +75,7 @@ class TrainConfig:
     warmup_steps: int = 300
     lr_scale: float = 0.3
     max_steps: int = 900
+    max_minutes: float = 0.0        # end training this many minutes after the run started (0 = no limit), then decode
     max_len: int = 128              # training pairs longer than this (BPE tokens) are left out
     eval_every: int = 300
     bleu_sentences: int = 200       # validation sentences decoded (greedy) for the validation BLEU
@@ -94,10 +104,23 @@ class TrainConfig:
     def __post_init__(self):
         if self.corpus not in ("copy", "multi30k", "wmt14"):
             raise ValueError(f"corpus must be copy, multi30k or wmt14, got {self.corpus!r}")
-        for name in ("max_tokens", "accum_steps", "warmup_steps", "max_steps", "eval_every", "checkpoint_every",
-                     "keep_checkpoints", "average_last", "beam_size", "log_every", "decode_sentences", "max_len"):
+        for name in ("vocab_size", "N", "d_model", "d_ff", "h", "max_tokens", "accum_steps", "warmup_steps", "max_steps",
+                     "eval_every", "bleu_sentences", "checkpoint_every", "keep_checkpoints", "average_last", "beam_size",
+                     "log_every", "decode_sentences", "max_len", "copy_symbols", "copy_len", "copy_train"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("test_sentences", "seed"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name, low, high, what in (("P_drop", 0, 1, "in [0, 1)"), ("eps_ls", 0, 1, "in [0, 1)"),
+                                      ("alpha", 0, math.inf, "a number >= 0"), ("max_minutes", 0, math.inf, "a number >= 0")):
+            if not low <= getattr(self, name) < high:  # NaN fails every comparison
+                raise ValueError(f"{name} must be {what}, got {getattr(self, name)}")
+        for name in ("lr_scale", "checkpoint_minutes"):
+            if not 0 < getattr(self, name) < math.inf:
+                raise ValueError(f"{name} must be a number > 0, got {getattr(self, name)}")
+        if self.d_model % self.h:
+            raise ValueError(f"d_model = {self.d_model} is not divisible by h = {self.h}")
         if self.corpus != "copy" and self.src == self.tgt:
             raise ValueError(f"source and target languages are both {self.src!r}")
 
@@ -315,9 +338,22 @@ def token_accuracy(hypotheses, references):
     return right / max(total, 1)
 
 
+def cpu_name():
+    """The CPU's model name from /proc/cpuinfo (Linux), else what platform reports."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
 def hardware_info(device):
-    info = {"device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "cpu": platform.processor() or platform.machine(), "python": platform.python_version()}
+    """Where a run ran, and the versions of what can change its numbers."""
+    import sacrebleu
+    import sentencepiece
+    info = {"device": str(device), "cpu": cpu_name(), "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(),
+            "torch": torch.__version__, "python": platform.python_version(), "sentencepiece": sentencepiece.__version__,
+            "sacrebleu": sacrebleu.__version__, "platform": platform.platform()}
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
@@ -337,9 +373,9 @@ class RunFolder:
 
     RESUMABLE = {"max_steps", "eval_every", "bleu_sentences", "checkpoint_every", "checkpoint_minutes",
                  "keep_checkpoints", "average_last", "beam_size", "alpha", "decode_sentences", "test_sentences", "log_every",
-                 "device", "amp", "data_dir"}  # settings a resumed run may change
+                 "device", "amp", "data_dir", "max_minutes"}  # settings a resumed run may change
 
-    def __init__(self, path, cfg, resume, writer=True):
+    def __init__(self, path, cfg, resume, writer=True, command=None):
         self.path, self.writer = Path(path), writer
         saved = self.path / "config.json"
         if not writer:  # other DDP processes: rank 0 checks and writes
@@ -357,7 +393,10 @@ class RunFolder:
         (self.path / "checkpoints").mkdir(parents=True, exist_ok=True)
         for tmp in [*self.path.glob("**/*.tmp"), *self.path.glob("**/.*.part")]:  # left by a run killed mid-write
             tmp.unlink()
-        write_atomic(saved, (json.dumps(dataclasses.asdict(cfg), indent=2) + "\n").encode("utf-8"))
+        record = {**dataclasses.asdict(cfg), "command": command}
+        if resume:  # keep the command that started the run; list the ones that resumed it
+            record.update(command=old.get("command"), resumed_with=[*old.get("resumed_with", []), command])
+        write_atomic(saved, (json.dumps(record, indent=2) + "\n").encode("utf-8"))
 
     def log(self, record):
         if self.writer:
@@ -378,11 +417,49 @@ class RunFolder:
                 old.unlink()
 
 
-def train(cfg, out, resume=False, cache_dir=None, verbose=True):
+def stop_reason(cfg, step, run_started, world=1, device="cpu"):
+    """Why training ends after `step`: "max_steps", "max_minutes" (the run's time budget is spent), or None."""
+    if step >= cfg.max_steps:
+        return "max_steps"
+    spent = cfg.max_minutes > 0 and time.time() - run_started >= 60 * cfg.max_minutes
+    if world > 1:  # each process reads its own clock; all stop together once any of them is out of time
+        flag = torch.tensor([float(spent)], device=device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        spent = bool(flag.item())
+    return "max_minutes" if spent else None
+
+
+# Dense bf16 peaks of data-centre GPUs, TFLOP/s (vendors' data sheets, without sparsity).
+BF16_PEAK_TFLOPS = {"H200": 989, "H100": 989, "A100": 312, "L4": 121}
+
+
+def step_flops(config, batches):
+    """Floating-point operations of one training step over `batches`: every matrix multiply at the padded sizes
+    actually computed, forward (2 per multiply-add) and backward (twice the forward)."""
+    d, d_ff, N, V = config.d_model, config.d_ff, config.N, config.tgt_vocab
+    macs = 0
+    for b in batches:
+        (B, S), T = b.src.shape, b.tgt_in.size(1)
+        encoder = B * S * (4 * d * d + 2 * d * d_ff) + 2 * B * S * S * d              # projections, FFN, QK^T and AV
+        decoder = B * T * (6 * d * d + 2 * d * d_ff) + B * S * 2 * d * d + 2 * B * T * (T + S) * d
+        macs += N * (encoder + decoder) + B * T * d * V                                # ... and the generator
+    return 3 * 2 * macs
+
+
+def bf16_peak_tflops(device):
+    """The GPU's dense bf16 peak, matched by name in BF16_PEAK_TFLOPS; None on a CPU or an unlisted GPU."""
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    return next((peak for gpu, peak in BF16_PEAK_TFLOPS.items() if gpu in name), None)
+
+
+def train(cfg, out, resume=False, cache_dir=None, verbose=True, command=None):
     """Train per `cfg` into the run folder `out`, then decode the test set; returns the scores (rank 0)."""
+    run_started = time.time()  # cfg.max_minutes counts from here: BPE, data and training
     rank, local_rank, world = init_distributed()
     device = pick_device(cfg.device, local_rank)
-    run = RunFolder(out, cfg, resume, writer=rank == 0)
+    run = RunFolder(out, cfg, resume, writer=rank == 0, command=command)
     torch.manual_seed(cfg.seed)
     if cache_dir is None:
         from transformer_book.corpus import cache_dir as user_cache
@@ -401,6 +478,7 @@ def train(cfg, out, resume=False, cache_dir=None, verbose=True):
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
         state = {k: ckpt[k] for k in state}
+        run_started -= ckpt.get("elapsed_s", 0.0)  # the time budget carries over a resume
         torch.set_rng_state(ckpt["rng"]["cpu"])
         if device.type == "cuda" and ckpt["rng"]["cuda"] is not None:
             torch.cuda.set_rng_state(ckpt["rng"]["cuda"], device)
@@ -408,7 +486,7 @@ def train(cfg, out, resume=False, cache_dir=None, verbose=True):
     net = DistributedDataParallel(model) if world > 1 else model
 
     def snapshot():
-        return {"format": 1, **state, "model_config": model.config.to_dict(), "train_config": dataclasses.asdict(cfg),
+        return {"format": 1, **state, "elapsed_s": time.time() - run_started, "model_config": model.config.to_dict(), "train_config": dataclasses.asdict(cfg),
                 "tokenizer": tokenizer_state(tok), "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                 "rng": {"cpu": torch.get_rng_state(),
@@ -418,9 +496,11 @@ def train(cfg, out, resume=False, cache_dir=None, verbose=True):
     quiet_bar = not (verbose and rank == 0 and sys.stderr.isatty())
     bar = tqdm(total=cfg.max_steps, initial=state["step"], unit="step", disable=quiet_bar, dynamic_ncols=True)
     started = last_save = time.time()
-    window = dict(loss=0.0, nll=0.0, n=0, tokens=0, t0=time.perf_counter())
+    window = dict(loss=0.0, nll=0.0, n=0, tokens=0, flops=0, t0=time.perf_counter())
+    peak = bf16_peak_tflops(device)
     model.train()
-    while state["step"] < cfg.max_steps:
+    stop = stop_reason(cfg, state["step"], run_started, world, device) if state["step"] else None  # >= 1 step
+    while not stop:
         epoch_batches = shard(token_batches(corpus.train_pairs, cfg.max_tokens, seed=cfg.seed, epoch=state["epoch"]),
                               rank, world)
         groups = [epoch_batches[i:i + cfg.accum_steps]
@@ -428,7 +508,7 @@ def train(cfg, out, resume=False, cache_dir=None, verbose=True):
         if not groups:
             raise ValueError(f"an epoch has {len(epoch_batches)} batches per process, fewer than accum_steps="
                              f"{cfg.accum_steps}; lower --accum-steps or --max-tokens")
-        while state["batch_pos"] < len(groups) and state["step"] < cfg.max_steps:
+        while state["batch_pos"] < len(groups) and not stop:
             group = [make_batch(corpus.train_pairs, idx) for idx in groups[state["batch_pos"]]]
             loss, nll, n = train_step(net, group, criterion, optimizer, scheduler, device, cfg.amp)
             state["step"] += 1
@@ -438,34 +518,38 @@ def train(cfg, out, resume=False, cache_dir=None, verbose=True):
             window["nll"] += nll
             window["n"] += n
             window["tokens"] += sum(b.n_src_tokens + b.n_tgt_tokens for b in group)
+            window["flops"] += step_flops(model.config, group)
             bar.update(1)
-            if step % cfg.log_every == 0 or step == cfg.max_steps:
+            stop = stop_reason(cfg, step, run_started, world, device)
+            if step % cfg.log_every == 0 or stop:
                 seconds = time.perf_counter() - window["t0"]
                 record = {"step": step, "epoch": state["epoch"], "loss": window["loss"] / window["n"],
                           "ppl": math.exp(window["nll"] / window["n"]),
                           "lr": rate(step, cfg.d_model, cfg.warmup_steps, cfg.lr_scale),
-                          "tokens_per_s": window["tokens"] * world / seconds, "elapsed_s": time.time() - started}
+                          "tokens_per_s": window["tokens"] * world / seconds,
+                          "tflops": window["flops"] * world / seconds / 1e12, "elapsed_s": time.time() - started}
                 run.log(record)
                 bar.set_postfix(loss=f"{record['loss']:.3f}", lr=f"{record['lr']:.2e}")
                 if verbose and quiet_bar and rank == 0:
                     print(f"step {step:>6}  loss {record['loss']:.3f}  ppl {record['ppl']:8.2f}  lr {record['lr']:.2e}"
-                          f"  {record['tokens_per_s']:,.0f} tok/s", flush=True)
-                window = dict(loss=0.0, nll=0.0, n=0, tokens=0, t0=time.perf_counter())
-            if rank == 0 and (step % cfg.eval_every == 0 or step == cfg.max_steps):
+                          f"  {record['tokens_per_s']:,.0f} tok/s  {record['tflops']:.2f} TFLOP/s"
+                          + (f" ({record['tflops'] / peak:.0%} of bf16 peak)" if peak else ""), flush=True)
+                window = dict(loss=0.0, nll=0.0, n=0, tokens=0, flops=0, t0=time.perf_counter())
+            if rank == 0 and (step % cfg.eval_every == 0 or stop):
                 t0 = time.perf_counter()
                 record = validate(model, corpus, criterion, cfg, device)
                 run.log({"step": step, **record})
                 window["t0"] += time.perf_counter() - t0  # tokens/s counts training time only
                 if verbose and quiet_bar:
                     print(f"step {step:>6}  " + "  ".join(f"{k} {v:.3f}" for k, v in record.items()), flush=True)
-            if (step % cfg.checkpoint_every == 0 or step == cfg.max_steps
+            if (step % cfg.checkpoint_every == 0 or stop
                     or time.time() - last_save > 60 * cfg.checkpoint_minutes):
                 run.save(snapshot(), max(cfg.keep_checkpoints, cfg.average_last))
                 last_save = time.time()
         if state["batch_pos"] >= len(groups):
             state["epoch"], state["batch_pos"] = state["epoch"] + 1, 0
     bar.close()
-    return finish(model, corpus, cfg, run, device, started, rank, world, verbose)
+    return finish(model, corpus, cfg, run, device, (run_started, started), rank, world, verbose, (state["step"], stop))
 
 
 def validate(model, corpus, criterion, cfg, device):
@@ -481,7 +565,7 @@ def validate(model, corpus, criterion, cfg, device):
     return record
 
 
-def finish(model, corpus, cfg, run, device, started, rank, world, verbose):
+def finish(model, corpus, cfg, run, device, clocks, rank, world, verbose, progress):
     """Average the last checkpoints, translate the test set, write its hypotheses and scores.json."""
     from transformer_book.decoding import score_translations
     ddp = None
@@ -493,6 +577,7 @@ def finish(model, corpus, cfg, run, device, started, rank, world, verbose):
         dist.destroy_process_group()
     if rank != 0:
         return None
+    (run_started, started), (steps, stopped_by) = clocks, progress
     train_seconds = time.time() - started
     paths = checkpoint_paths(run.path)[-cfg.average_last:]
     used = "final weights"
@@ -515,8 +600,9 @@ def finish(model, corpus, cfg, run, device, started, rank, world, verbose):
         "test_set": corpus.test_name, "sentences": len(hyps), "weights": used,
         "decoding": {"method": "greedy" if cfg.beam_size == 1 else "beam search", "beam_size": cfg.beam_size,
                      "alpha": cfg.alpha, "max_len": "source length + 50"},
-        "steps": cfg.max_steps, "train_wall_time_s": round(train_seconds, 1),
-        "decode_wall_time_s": round(decode_seconds, 1), "hardware": hardware_info(device), "world_size": world})
+        "steps": steps, "stopped_by": stopped_by, "max_minutes": cfg.max_minutes,
+        "train_wall_time_s": round(train_seconds, 1), "decode_wall_time_s": round(decode_seconds, 1),
+        "run_wall_time_s": round(time.time() - run_started, 1), "hardware": hardware_info(device), "world_size": world})
     if ddp:
         scores["ddp"] = ddp
     write_atomic(run.path / "scores.json", (json.dumps(scores, indent=2) + "\n").encode("utf-8"))
@@ -558,7 +644,8 @@ def main(argv=None):
     changes = {k: v for k, v in vars(args).items() if k in names and v is not None}
     try:
         cfg = TrainConfig.from_preset(args.preset, **changes)
-        train(cfg, args.out, resume=args.resume, cache_dir=args.cache_dir)
+        command = shlex.join(["python", "-m", "transformer_book.train", *(sys.argv[1:] if argv is None else argv)])
+        train(cfg, args.out, resume=args.resume, cache_dir=args.cache_dir, command=command)
     except (ValueError, OSError, CorpusError, ImportError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

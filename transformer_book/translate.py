@@ -2,6 +2,7 @@
 
 """§5 Command line: translate sentences with a checkpoint written by transformer_book.train."""
 import argparse
+import math
 import sys
 import warnings
 from pathlib import Path
@@ -48,6 +49,8 @@ def main(argv=None):
         for name in ("beam_size", "max_input_tokens", "batch_sentences"):
             if getattr(args, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+        if not 0 <= args.alpha < math.inf:  # NaN fails every comparison
+            raise ValueError(f"--alpha must be a number >= 0 (0: no length penalty; the paper uses 0.6), got {args.alpha}")
         device = pick_device(args.device)
         model, tokenizer, _ = load_checkpoint(args.checkpoint, device)
         if args.input:
