@@ -1,0 +1,102 @@
+"""Re-make every training run recorded in the book (book/runs/), from scratch. Hours on a 2-core CPU; not part of CI.
+
+    python bench/record_runs.py                   # every run, one after another
+    python bench/record_runs.py laptop-en-de      # just this one
+    python bench/record_runs.py --record-only     # runs/<name> already trained: only (re)write book/runs/<name>
+
+Each run is the book's own command, `python -m transformer_book.train ... --out runs/<name>` (runs/ is git-ignored and
+keeps the checkpoints), started with an empty cache (XDG_CACHE_HOME) so that the recorded wall time includes training the BPE.
+Then `transformer_book.results.record` keeps it in book/runs/<name>: config.json, metrics.jsonl, scores.json and the
+test translations (no checkpoints), the test set decoded the two other ways §6 compares (variants.json), and the
+trained model's attention for the sentences below (attention.npz).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# name -> (flags after --preset laptop, threads). EN->DE is the chapter's one-hour run; the other two pairs run
+# 30 minutes each, side by side on one thread each (see §6.2).
+RUNS = {
+    "laptop-en-de": ([], 0),
+    "laptop-en-fr": (["--tgt", "fr", "--max-minutes", "30"], 1),
+    "laptop-de-en": (["--src", "de", "--tgt", "en", "--max-minutes", "30"], 1),
+}
+
+
+def command(name):
+    flags, _ = RUNS[name]
+    return ["python", "-m", "transformer_book.train", "--preset", "laptop", *flags, "--out", f"runs/{name}"]
+
+
+def attention_sources(config):
+    """§3.6's sentence (the first of the validation split) and the first three test sentences, in the source language."""
+    from transformer_book.corpus import read_lines
+    val, test = read_lines("val", config["src"]), read_lines("test_2016_flickr", config["src"])
+    return {"val_0": val[0], "test_0": test[0], "test_1": test[1], "test_2": test[2]}
+
+
+def write_summary(name, run):
+    """bench/results/<name>.txt: where and how the run ran, its own log, its wall time and scores (performance appendix)."""
+    s, hw = run["scores"], run["scores"]["hardware"]
+    lines = [f"# machine: {hw['cpu']} | {hw['cpu_count']} cores, {hw['threads']} threads | torch {hw['torch']} | CPU"
+             if hw["device"] == "cpu" else f"# machine: {hw.get('gpu', hw['device'])} | torch {hw['torch']}",
+             f"# command: {run['config']['command']}   (filed by bench/record_runs.py; BPE cache empty at the start)",
+             *(ROOT / "runs" / f"{name}.log").read_text(encoding="utf-8").splitlines(),
+             f"# whole run {s['run_wall_time_s'] / 60:.1f} min: training {s['train_wall_time_s'] / 60:.1f} min "
+             f"({s['steps']:,} steps, stopped by {s['stopped_by']}), test decoding {s['decode_wall_time_s'] / 60:.1f} min",
+             *(f"# {v}: BLEU {run['variants'][v]['bleu']:.2f}, chrF {run['variants'][v]['chrf']:.2f}" for v in run["variants"])]
+    (ROOT / "bench" / "results" / f"{name}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def train(names):
+    """Run the commands: two-thread runs one after another, one-thread runs side by side (one core each)."""
+    with tempfile.TemporaryDirectory() as empty_cache:
+        # An empty cache folder: the BPE is trained again, so a run's recorded time includes it.
+        env = {**os.environ, "XDG_CACHE_HOME": empty_cache}
+        side_by_side = []
+        for name in names:
+            print("$", shlex.join(command(name)), flush=True)
+            threads = RUNS[name][1]
+            run_env = {**env, "OMP_NUM_THREADS": str(threads)} if threads else env
+            (ROOT / "runs").mkdir(exist_ok=True)
+            log = open(ROOT / "runs" / f"{name}.log", "w", encoding="utf-8")  # the run's own output, kept
+            process = subprocess.Popen([sys.executable, *command(name)[1:]], cwd=ROOT, env=run_env, stdout=log,
+                                       stderr=subprocess.STDOUT)
+            if threads:
+                side_by_side.append(process)
+            elif process.wait():
+                raise SystemExit(f"{name} failed")
+        if any(p.wait() for p in side_by_side):
+            raise SystemExit("a run failed")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="*", help=f"runs to make: {', '.join(RUNS)} (default: all)")
+    parser.add_argument("--record-only", action="store_true", help="only copy finished runs/<name> into book/runs/")
+    args = parser.parse_args(argv)
+    from transformer_book.results import record
+    names = args.names or list(RUNS)
+    unknown = [n for n in names if n not in RUNS]
+    if unknown:
+        parser.error(f"unknown run {', '.join(unknown)}; choose from {', '.join(RUNS)}")
+    if not args.record_only:
+        train(names)
+    for name in names:
+        config = json.loads((ROOT / "runs" / name / "config.json").read_text(encoding="utf-8"))
+        run = record(ROOT / "runs" / name, ROOT / "book" / "runs" / name, attention_sources(config))
+        write_summary(name, run)
+        print(f"recorded {name}: BLEU {run['scores']['bleu']:.2f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
