@@ -67,9 +67,9 @@ def train(names):
             threads = RUNS[name][1]
             run_env = {**env, "OMP_NUM_THREADS": str(threads)} if threads else env
             (ROOT / "runs").mkdir(exist_ok=True)
-            log = open(ROOT / "runs" / f"{name}.log", "w", encoding="utf-8")  # the run's own output, kept
-            process = subprocess.Popen([sys.executable, *command(name)[1:]], cwd=ROOT, env=run_env, stdout=log,
-                                       stderr=subprocess.STDOUT)
+            with open(ROOT / "runs" / f"{name}.log", "w", encoding="utf-8") as log:  # the run's own output, kept
+                process = subprocess.Popen([sys.executable, *command(name)[1:]], cwd=ROOT, env=run_env, stdout=log,
+                                           stderr=subprocess.STDOUT)
             if threads:
                 side_by_side.append(process)
             elif process.wait():

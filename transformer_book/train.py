@@ -422,7 +422,7 @@ def stop_reason(cfg, step, run_started, world=1, device="cpu"):
     if step >= cfg.max_steps:
         return "max_steps"
     spent = cfg.max_minutes > 0 and time.time() - run_started >= 60 * cfg.max_minutes
-    if world > 1:  # each process reads its own clock; all stop together once any of them is out of time
+    if world > 1 and cfg.max_minutes > 0:  # each process reads its own clock; all stop together once any of them is out of time
         flag = torch.tensor([float(spent)], device=device)
         dist.all_reduce(flag, op=dist.ReduceOp.MAX)
         spent = bool(flag.item())
