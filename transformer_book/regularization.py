@@ -5,6 +5,16 @@ import torch
 from torch import nn
 
 
+def smoothed_loss_per_token(log_p, y, eps_ls, pad_id):
+    """-(1 - eps_ls) log p(y) - eps_ls / (V - 2) * (sum of log p(k) over k != y, <pad>), for (n, V) log_p and (n,) y."""
+    right = log_p.gather(1, y[:, None]).squeeze(1)            # log p(y)
+    loss = -(1.0 - eps_ls) * right
+    if eps_ls > 0:  # the V - 2 other tokens; <pad> has q = 0, so its log p (even -inf) is left out
+        others = log_p.index_fill(1, torch.tensor([pad_id], device=log_p.device), 0.0).sum(1) - right
+        loss = loss - eps_ls / (log_p.size(1) - 2) * others
+    return loss
+
+
 class LabelSmoothingLoss(nn.Module):
     """Cross-entropy against targets smoothed with eps_ls (§5.4); ignores padding; returns the sum over tokens."""
 
@@ -33,9 +43,4 @@ class LabelSmoothingLoss(nn.Module):
             log_probs = log_probs.float()  # sum in fp32 under autocast
         real = target.reshape(-1) != self.pad_id
         log_p, y = log_probs.reshape(-1, self.vocab)[real], target.reshape(-1)[real]
-        right = log_p.gather(1, y[:, None]).squeeze(1)            # log p(y)
-        loss = -(1.0 - self.eps_ls) * right
-        if self.eps_ls > 0:  # the V - 2 other tokens; <pad> has q = 0, so its log p (even -inf) is left out
-            others = log_p.index_fill(1, torch.tensor([self.pad_id], device=log_p.device), 0.0).sum(1) - right
-            loss = loss - self.eps_ls / (self.vocab - 2) * others
-        return loss.sum()
+        return smoothed_loss_per_token(log_p, y, self.eps_ls, self.pad_id).sum()
