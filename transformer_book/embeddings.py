@@ -16,6 +16,16 @@ def _check_shared(weight, vocab, d_model):
                          f"got {tuple(weight.shape)}")
 
 
+def _check_ids(tokens, vocab):
+    """Token ids must be an integer tensor with values in [0, vocab)."""
+    if tokens.dtype.is_floating_point or tokens.dtype.is_complex or tokens.dtype == torch.bool:
+        raise TypeError(f"token ids must be an integer tensor, got {tokens.dtype}")
+    if tokens.numel() > 0:
+        low, high = int(tokens.min()), int(tokens.max())
+        if low < 0 or high >= vocab:
+            raise ValueError(f"token ids must lie in [0, vocab) = [0, {vocab}); got min {low}, max {high}")
+
+
 class Embeddings(nn.Module):
     """Token ids (B, T) -> vectors (B, T, d_model): sqrt(d_model) * E[ids] (§3.4).
 
@@ -39,12 +49,7 @@ class Embeddings(nn.Module):
         return self.lut.weight
 
     def forward(self, tokens):
-        if tokens.dtype.is_floating_point or tokens.dtype.is_complex or tokens.dtype == torch.bool:
-            raise TypeError(f"token ids must be an integer tensor, got {tokens.dtype}")
-        if tokens.numel() > 0:
-            low, high = int(tokens.min()), int(tokens.max())
-            if low < 0 or high >= self.vocab:
-                raise ValueError(f"token ids must lie in [0, vocab) = [0, {self.vocab}); got min {low}, max {high}")
+        _check_ids(tokens, self.vocab)  # a clear error instead of a device-side assertion on a GPU
         return self.lut(tokens) * math.sqrt(self.d_model)
 
 

@@ -31,41 +31,50 @@ class Config:
     pad_id: int = 0
 
     def __post_init__(self):
-        for name in ("src_vocab", "tgt_vocab", "N", "d_model", "d_ff", "h", "max_len"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"Config.{name} must be >= 1, got {getattr(self, name)}")
-        if self.d_model % self.h:
-            raise ValueError(f"d_model = {self.d_model} is not divisible by h = {self.h}")
-        if not 0.0 <= self.P_drop < 1.0:
-            raise ValueError(f"P_drop must be in [0, 1), got {self.P_drop}")
-        if self.share_embeddings and self.src_vocab != self.tgt_vocab:
-            raise ValueError(f"share_embeddings needs one shared vocabulary, got src_vocab={self.src_vocab}, "
-                             f"tgt_vocab={self.tgt_vocab}; pass share_embeddings=False for two vocabularies")
-        if not 0 <= self.pad_id < min(self.src_vocab, self.tgt_vocab):
-            raise ValueError(f"pad_id = {self.pad_id} is not a token id of the vocabularies")
+        _check_config(self)  # e.g. h must divide d_model; the checks follow the presets
 
     @property
     def d_k(self):
         return self.d_model // self.h
 
-    @classmethod
-    def base(cls, **changes):
-        return cls(**changes)
-
-    @classmethod
-    def big(cls, **changes):
-        return cls(**{"d_model": 1024, "d_ff": 4096, "h": 16, "P_drop": 0.3, **changes})
-
-    @classmethod
-    def small(cls, **changes):
-        return cls(**{"src_vocab": 8000, "tgt_vocab": 8000, "N": 3, "d_model": 256, "d_ff": 1024, "h": 4, **changes})
-
-    @classmethod
-    def tiny(cls, **changes):
-        return cls(**{"src_vocab": 1000, "tgt_vocab": 1000, "N": 2, "d_model": 64, "d_ff": 256, "h": 4, **changes})
-
     def to_dict(self):
         return asdict(self)
+
+
+def _preset(**values):
+    """A classmethod Config.<name>(**changes): the preset's values, any of them changed by keyword."""
+    def make(cls, **changes):
+        return cls(**{**values, **changes})
+    return classmethod(make)
+
+
+Config.base = _preset()                                          # Table 3, base
+Config.big = _preset(d_model=1024, d_ff=4096, h=16, P_drop=0.3)  # Table 3, big
+Config.small = _preset(src_vocab=8000, tgt_vocab=8000, N=3, d_model=256, d_ff=1024, h=4)  # for a CPU
+Config.tiny = _preset(src_vocab=1000, tgt_vocab=1000, N=2, d_model=64, d_ff=256, h=4)     # for a CPU
+
+
+def _check_config(c):
+    """Raise ValueError when a Config is not self-consistent."""
+    for name in ("src_vocab", "tgt_vocab", "N", "d_model", "d_ff", "h", "max_len"):
+        if getattr(c, name) < 1:
+            raise ValueError(f"Config.{name} must be >= 1, got {getattr(c, name)}")
+    if c.d_model % c.h:
+        raise ValueError(f"d_model = {c.d_model} is not divisible by h = {c.h}")
+    if not 0.0 <= c.P_drop < 1.0:
+        raise ValueError(f"P_drop must be in [0, 1), got {c.P_drop}")
+    if c.share_embeddings and c.src_vocab != c.tgt_vocab:
+        raise ValueError(f"share_embeddings needs one shared vocabulary, got src_vocab={c.src_vocab}, "
+                         f"tgt_vocab={c.tgt_vocab}; pass share_embeddings=False for two vocabularies")
+    if not 0 <= c.pad_id < min(c.src_vocab, c.tgt_vocab):
+        raise ValueError(f"pad_id = {c.pad_id} is not a token id of the vocabularies")
+
+
+def _xavier_stacks(model):
+    """Xavier-uniform initialisation for every matrix of the encoder and decoder stacks."""
+    for name, p in model.named_parameters():
+        if p.dim() > 1 and name.startswith(("encoder.", "decoder.")):
+            nn.init.xavier_uniform_(p)
 
 
 class Transformer(nn.Module):
@@ -74,8 +83,7 @@ class Transformer(nn.Module):
     def __init__(self, config):
         super().__init__()
         c = self.config = config
-        attn = MultiHeadAttention(c.d_model, c.h, c.P_drop)
-        ff = PositionwiseFeedForward(c.d_model, c.d_ff)
+        attn, ff = MultiHeadAttention(c.d_model, c.h, c.P_drop), PositionwiseFeedForward(c.d_model, c.d_ff)
         dc = copy.deepcopy
         self.encoder = Encoder(EncoderLayer(c.d_model, dc(attn), dc(ff), c.P_drop, c.norm_first), c.N)
         self.decoder = Decoder(DecoderLayer(c.d_model, dc(attn), dc(attn), dc(ff), c.P_drop, c.norm_first), c.N)
@@ -86,9 +94,7 @@ class Transformer(nn.Module):
         self.src_embed = nn.Sequential(src_emb, position())
         self.tgt_embed = nn.Sequential(tgt_emb, position())
         self.generator = Generator(c.d_model, c.tgt_vocab, weight=shared)
-        for name, p in self.named_parameters():  # Xavier for the stacks' matrices
-            if p.dim() > 1 and name.startswith(("encoder.", "decoder.")):
-                nn.init.xavier_uniform_(p)
+        _xavier_stacks(self)  # Xavier for the stacks' matrices
 
     def encode(self, src, src_mask):
         return self.encoder(self.src_embed(src), src_mask)
