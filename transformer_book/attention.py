@@ -9,18 +9,6 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def _check_mask(mask, shape):
-    """Raise ValueError unless `mask` is a bool tensor that broadcasts to `shape`."""
-    if mask.dtype != torch.bool:
-        raise ValueError(f"mask must be a bool tensor (True = may attend), got dtype {mask.dtype}")
-    try:
-        ok = torch.broadcast_shapes(mask.shape, shape) == shape
-    except RuntimeError:
-        ok = False
-    if not ok:
-        raise ValueError(f"mask of shape {tuple(mask.shape)} does not broadcast to the scores {tuple(shape)}")
-
-
 def scaled_dot_product_attention(Q, K, V, mask=None, dropout=None):
     """softmax(Q K^T / sqrt(d_k)) V (§3.2.1, Eq. 1), step by step; returns (output, weights).
 
@@ -40,6 +28,19 @@ def scaled_dot_product_attention(Q, K, V, mask=None, dropout=None):
     if dropout is not None:
         weights = dropout(weights)
     return weights @ V, weights
+
+
+# The argument check scaled_dot_product_attention runs on a mask before it fills the scores.
+def _check_mask(mask, shape):
+    """Raise ValueError unless `mask` is a bool tensor that broadcasts to `shape`."""
+    if mask.dtype != torch.bool:
+        raise ValueError(f"mask must be a bool tensor (True = may attend), got dtype {mask.dtype}")
+    try:
+        ok = torch.broadcast_shapes(mask.shape, shape) == shape
+    except RuntimeError:
+        ok = False
+    if not ok:
+        raise ValueError(f"mask of shape {tuple(mask.shape)} does not broadcast to the scores {tuple(shape)}")
 
 
 def subsequent_mask(size, device=None):
@@ -87,9 +88,7 @@ class MultiHeadAttention(nn.Module):
         if d_model % h != 0:
             raise ValueError(f"d_model = {d_model} is not divisible by h = {h}")
         self.d_model, self.h, self.d_k = d_model, h, d_model // h  # d_v = d_k
-        self.W_Q = nn.Linear(d_model, d_model)  # the h matrices W_i^Q side by side
-        self.W_K = nn.Linear(d_model, d_model)
-        self.W_V = nn.Linear(d_model, d_model)
+        self.W_Q, self.W_K, self.W_V = (nn.Linear(d_model, d_model) for _ in range(3))  # each: the h W_i side by side
         self.W_O = nn.Linear(d_model, d_model)
         self.P_drop, self.fused = P_drop, fused
         self.dropout = nn.Dropout(P_drop)
