@@ -3,6 +3,7 @@
     python bench/record_runs.py                   # every run, one after another
     python bench/record_runs.py laptop-en-de      # just this one
     python bench/record_runs.py --record-only     # runs/<name> already trained: only (re)write book/runs/<name>
+    python bench/record_runs.py --decode-again    # trained: decode the test set again with the current decoder, then record
 
 Each run is the book's own command, `python -m transformer_book.train ... --out runs/<name>` (runs/ is git-ignored and
 keeps the checkpoints), started with an empty cache (XDG_CACHE_HOME) so that the recorded wall time includes training the BPE.
@@ -52,8 +53,39 @@ def write_summary(name, run):
              *(ROOT / "runs" / f"{name}.log").read_text(encoding="utf-8").splitlines(),
              f"# whole run {s['run_wall_time_s'] / 60:.1f} min: training {s['train_wall_time_s'] / 60:.1f} min "
              f"({s['steps']:,} steps, stopped by {s['stopped_by']}), test decoding {s['decode_wall_time_s'] / 60:.1f} min",
+             *([f"# test set decoded again ({s['decoded_again']['why']}): BLEU {s['decoded_again']['before']['bleu']:.2f} "
+                f"-> {s['bleu']:.2f}"] if "decoded_again" in s else []),
              *(f"# {v}: BLEU {run['variants'][v]['bleu']:.2f}, chrF {run['variants'][v]['chrf']:.2f}" for v in run["variants"])]
     (ROOT / "bench" / "results" / f"{name}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def decode_again(name):
+    """Decode runs/<name>'s test set again with the weights it used and today's decoder; rewrite its translations
+    and scores in place, keeping the old scores (and how many translations were empty) under "decoded_again"."""
+    import time
+    from transformer_book.decoding import score_translations
+    from transformer_book.results import read_run, split_texts, used_weights
+    from transformer_book.train import load_checkpoint, translate_lines
+    folder = ROOT / "runs" / name
+    run = read_run(folder)
+    cfg, scores = run["config"], run["scores"]
+    sources, references = (texts[:scores["sentences"]] for texts in split_texts(cfg))
+    hyp_path = folder / f"{scores['test_set']}.hyp.{cfg['tgt']}"
+    before = {k: scores[k] for k in ("bleu", "chrf", "bleu_details")}
+    before["empty_translations"] = hyp_path.read_text(encoding="utf-8").splitlines().count("")
+    before = scores.get("decoded_again", {}).get("before", before)  # decoded again before: keep the first decoding
+    model, tokenizer, _ = load_checkpoint(used_weights(folder))
+    t0 = time.time()
+    hyps = translate_lines(model, tokenizer, sources, cfg["beam_size"], cfg["alpha"])
+    seconds = time.time() - t0
+    hyp_path.write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
+    scores.update(score_translations(hyps, references))
+    scores["decoded_again"] = {"command": "python bench/record_runs.py --decode-again", "before": before,
+                               "why": "no translation may be empty now: EOS may not come first",
+                               "decode_wall_time_s": round(seconds, 1)}
+    (folder / "scores.json").write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
+    print(f"{name}: BLEU {before['bleu']:.2f} -> {scores['bleu']:.2f} "
+          f"({before['empty_translations']} empty before, {hyps.count('')} now)", flush=True)
 
 
 def train(names):
@@ -82,13 +114,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", help=f"runs to make: {', '.join(RUNS)} (default: all)")
     parser.add_argument("--record-only", action="store_true", help="only copy finished runs/<name> into book/runs/")
+    parser.add_argument("--decode-again", action="store_true",
+                        help="finished runs/<name>: decode the test set again with today's decoder, then record")
     args = parser.parse_args(argv)
     from transformer_book.results import record
     names = args.names or list(RUNS)
     unknown = [n for n in names if n not in RUNS]
     if unknown:
         parser.error(f"unknown run {', '.join(unknown)}; choose from {', '.join(RUNS)}")
-    if not args.record_only:
+    if args.decode_again:
+        for name in names:
+            decode_again(name)
+    elif not args.record_only:
         train(names)
     for name in names:
         config = json.loads((ROOT / "runs" / name / "config.json").read_text(encoding="utf-8"))

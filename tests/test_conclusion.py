@@ -5,7 +5,6 @@ import json
 import re
 from pathlib import Path
 
-import tests.test_teaching as teaching
 
 ROOT = Path(__file__).resolve().parents[1]
 STEM = "07_conclusion"
@@ -35,13 +34,6 @@ def bibliography_years():
         if key and year:
             years[key.group(1).strip()] = int(year.group(1))
     return years
-
-
-def test_the_conclusion_opens_and_closes_like_every_taught_chapter():
-    teaching.test_the_chapter_opens_with_what_you_will_be_able_to_do_and_what_to_read_first(STEM)
-    teaching.test_the_chapter_closes_with_a_summary_and_then_exercises(STEM)
-    teaching.test_every_exercise_is_posed_in_both_languages_and_has_a_folded_answer(STEM)
-    teaching.test_coding_answers_are_folded_and_check_their_claim(STEM)
 
 
 def test_every_model_and_method_the_chapter_dates_cites_an_entry_published_that_year_or_the_next():

@@ -2,7 +2,7 @@
 first, and closes with a summary and exercises whose answers are written out, folded, and checked when the book runs.
 
 The pattern to copy is described in README's contributor section; book/00_prelude.ipynb follows it. Chapters join
-TAUGHT once they follow it."""
+REQUIRED once they follow it; a chapter with an Exercises heading is checked in any case."""
 import json
 import re
 import sys
@@ -14,7 +14,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 import export  # noqa: E402
 
-TAUGHT = ["00_prelude", "01_introduction", "02_background", "04_why_self_attention"]
+REQUIRED = ["00_prelude", "01_introduction", "02_background", "04_why_self_attention", "05_2_hardware_optimizer",
+            "05_3_regularization", "03_4_embeddings_softmax", "03_5_positional_encoding", "03_6_full_model",
+            "03_1_encoder_decoder_stacks", "03_2_attention", "03_3_feed_forward", "06_results", "07_conclusion"]
+
+
+def _has_exercises(path):
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return any(c["cell_type"] == "markdown" and "练习 · Exercises" in "".join(c["source"]).split("\n")[0] for c in cells)
+
+
+# The chapters that must follow the pattern, and every other chapter that has started to (it has an Exercises heading).
+TAUGHT = REQUIRED + [p.stem for p in export.toc_files() if p.stem not in REQUIRED and _has_exercises(p)]
 
 ZH_MARK = '<span class="lang-mark">中文</span>'
 EN_MARK = '<span class="lang-mark">EN</span>'
@@ -185,3 +196,15 @@ def test_no_cell_holds_an_ascii_control_character(nb):
         assert not bad, (f"{nb.name}, cell {i}: control character {', '.join(bad)} in {text[:60]!r}; a TeX command "
                          f"written without a raw string? Replace it with the backslash sequence it lost")
 
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_no_list_starts_on_the_language_mark_line(nb):
+    """'<span class="lang-mark">EN</span> 1. ...' renders as one paragraph, not a list: Markdown sees the mark first."""
+    for i, cell in enumerate(json.loads(nb.read_text(encoding="utf-8"))["cells"]):
+        text = src(cell)
+        for mark in (ZH_MARK, EN_MARK):
+            if text.startswith(mark):
+                rest = text[len(mark):].lstrip(" ")
+                assert not re.match(r"(- |\* |\d+\. )", rest), (
+                    f"{nb.name}, cell {i}: the list starts on the line of {mark!r}, so it renders as a paragraph; "
+                    f"put a short lead sentence after the mark, then a blank line, then the list")

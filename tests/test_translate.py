@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from transformer_book.train import TrainConfig, checkpoint_paths, train
 
@@ -88,3 +89,22 @@ def test_a_bpe_checkpoint_carries_its_tokenizer_and_maps_unseen_characters_to_un
                      stdin="A dog runs in the snow ☃.\n")
     assert done.returncode == 0 and len(done.stdout.splitlines()) == 1
     assert "warning:" in done.stderr and "☃" in done.stderr
+
+
+@pytest.mark.parametrize("beam_size", [1, 4])
+def test_no_translation_is_empty_even_where_the_model_would_end_at_once(copy_checkpoint, beam_size):
+    from transformer_book.data import EOS
+    from transformer_book.train import load_checkpoint, translate_lines
+    model, tokenizer, _ = load_checkpoint(copy_checkpoint)
+    lines = ["1 2 3", "4 5 6 7"]
+
+    def eos_first(module, inputs, logits):  # EOS the most probable token at every step
+        return logits.index_fill(-1, torch.tensor([EOS]), 100.0)
+
+    hook = model.generator.proj.register_forward_hook(eos_first)
+    try:
+        assert translate_lines(model, tokenizer, lines, beam_size, min_len=0) == ["", ""]  # what the model wants
+        out = translate_lines(model, tokenizer, lines, beam_size)
+    finally:
+        hook.remove()
+    assert all(len(line.split()) == 1 for line in out), out  # one token, then EOS at the first step it may come

@@ -309,8 +309,9 @@ def evaluate_loss(model, pairs, criterion, max_tokens, device):
 
 
 @torch.no_grad()
-def translate_lines(model, tokenizer, lines, beam_size=4, alpha=0.6, batch_sentences=100, device="cpu"):
-    """Translate raw sentences, similar lengths batched together, in the input's order; beam_size=1 is greedy."""
+def translate_lines(model, tokenizer, lines, beam_size=4, alpha=0.6, batch_sentences=100, device="cpu", min_len=1):
+    """Translate raw sentences, similar lengths batched together, in the input's order; beam_size=1 is greedy.
+    min_len=1: no translation is empty (EOS may not come first; see 6.5)."""
     from transformer_book.decoding import beam_search, greedy_search
     model.eval()
     encoded = [tokenizer.encode(line) + [EOS] for line in lines]
@@ -322,7 +323,8 @@ def translate_lines(model, tokenizer, lines, beam_size=4, alpha=0.6, batch_sente
         for row, i in enumerate(chunk):
             src[row, :len(encoded[i])] = torch.tensor(encoded[i])
         src = src.to(device)
-        hyps = greedy_search(model, src) if beam_size == 1 else beam_search(model, src, beam_size, alpha)
+        hyps = (greedy_search(model, src, min_len=min_len) if beam_size == 1
+                else beam_search(model, src, beam_size, alpha, min_len=min_len))
         for i, ids in zip(chunk, hyps):
             out[i] = tokenizer.decode(ids)
     return out
