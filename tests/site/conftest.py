@@ -2,7 +2,8 @@
 
 The site is served on 127.0.0.1 from this process; Chromium runs with the flags that keep
 it off the network. Without a built site or Chromium these tests skip, unless
-REQUIRE_SITE_TESTS=1 (CI sets it), when they fail instead.
+REQUIRE_SITE_TESTS=1 (CI sets it), when they fail instead. TRANSFORMER_BOOK_SITE=DIR tests a
+site built elsewhere (`jupyter-book build . --path-output X` writes X/_build/html).
 """
 import functools
 import http.server
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SITE = ROOT / "_build" / "html"
+SITE = Path(os.environ.get("TRANSFORMER_BOOK_SITE") or ROOT / "_build" / "html")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 
@@ -68,5 +69,36 @@ def make_driver(accept_language="en-US"):
 @pytest.fixture(scope="session")
 def driver():
     drv = make_driver()
+    yield drv
+    drv.quit()
+
+
+def set_width(driver, width, height=900):
+    """Lay the page out as a screen `width` CSS pixels wide (a phone's below 600: touch, no
+    scrollbars), as Chromium's device emulation does."""
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600})
+
+
+def wait_for_math(driver, timeout=20):
+    """Wait until MathJax (where the page loads it) has typeset the page."""
+    driver.set_script_timeout(timeout)
+    return driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        const start = Date.now();
+        (function poll() {
+          if (document.readyState === "complete" && (!document.querySelector("script[src*='mathjax']")
+              || (window.MathJax && MathJax.startup && MathJax.startup.promise))) {
+            const p = window.MathJax && MathJax.startup && MathJax.startup.promise;
+            (p || Promise.resolve()).then(() => done(true), () => done(false));
+          } else if (Date.now() - start > 15000) { done(false); } else { setTimeout(poll, 50); }
+        })();""")
+
+
+@pytest.fixture(scope="session")
+def phone():
+    """A second browser laid out as a phone 390 px wide."""
+    drv = make_driver()
+    set_width(drv, 390)
     yield drv
     drv.quit()

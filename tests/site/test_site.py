@@ -99,5 +99,8 @@ def test_math_is_rendered_by_the_local_mathjax(driver, base_url):
 @pytest.mark.parametrize("query", ["注意力", "attention"])
 def test_search_finds_pages_in_both_languages(driver, base_url, query):
     driver.get(f"{base_url}/search.html?q={query}")
-    results = wait_for(lambda: driver.find_elements("css selector", "#search-results ul.search li"), timeout=15)
+    # Results are listed one by one: wait for a second one, or for the search to finish.
+    wait_for(lambda: len(driver.find_elements("css selector", "#search-results ul.search li")) >= 2
+             or driver.find_elements("css selector", "#search-results p.search-summary:not(:empty)"), timeout=15)
+    results = driver.find_elements("css selector", "#search-results ul.search li")
     assert len(results) >= 2, f"search for {query!r} found {len(results)} pages"
