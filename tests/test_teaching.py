@@ -16,7 +16,8 @@ import export  # noqa: E402
 
 REQUIRED = ["00_prelude", "01_introduction", "02_background", "04_why_self_attention", "05_2_hardware_optimizer",
             "05_3_regularization", "03_4_embeddings_softmax", "03_5_positional_encoding", "03_6_full_model",
-            "03_1_encoder_decoder_stacks", "03_2_attention", "03_3_feed_forward", "06_results", "07_conclusion"]
+            "03_1_encoder_decoder_stacks", "03_2_attention", "03_3_feed_forward", "05_1_data_batching",
+            "05_4_training_loop", "05_5_decoding", "06_results", "07_conclusion"]
 
 
 def _has_exercises(path):
@@ -208,3 +209,22 @@ def test_no_list_starts_on_the_language_mark_line(nb):
                 assert not re.match(r"(- |\* |\d+\. )", rest), (
                     f"{nb.name}, cell {i}: the list starts on the line of {mark!r}, so it renders as a paragraph; "
                     f"put a short lead sentence after the mark, then a blank line, then the list")
+
+
+DRAWING = re.compile(r"^\s*(plt\.|ax\.|axes\[|fig\.|ax[0-9a-z_]*\.|for ax in|cbar|im = |line, = |plotting\.|fig, )")
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_cells_that_mostly_draw_are_folded_on_the_site(nb):
+    """Plotting code should not stand between the prose and its figure: a cell of 8 or more lines, most of them
+    drawing calls, that shows a figure is tagged hide-input (folded on the site, still open in Colab)."""
+    for i, cell in enumerate(json.loads(nb.read_text(encoding="utf-8"))["cells"]):
+        text = src(cell)
+        lines = [line for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+        if cell["cell_type"] != "code" or text.startswith("#| export") or len(lines) < 8:
+            continue
+        if not any("image/png" in o.get("data", {}) for o in cell.get("outputs", [])):
+            continue
+        if sum(bool(DRAWING.match(line)) for line in lines) / len(lines) >= 0.6:
+            assert {"hide-input", "remove-input"} & set(tags(cell)), (
+                f"{nb.name}, cell {i}: it mostly draws ({text[:50]!r}...); tag it hide-input so the site folds it")

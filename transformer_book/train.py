@@ -26,6 +26,7 @@ from transformer_book.model import Config, Transformer
 from transformer_book.optim import make_optimizer, rate
 from transformer_book.regularization import LabelSmoothingLoss
 
+
 # Each preset's settings; any of them can be changed on the command line (--d-model 128, ...).
 PRESETS = {
     "copy": dict(corpus="copy", N=2, d_model=64, d_ff=256, h=4, P_drop=0.0, eps_ls=0.0, max_tokens=1600,
