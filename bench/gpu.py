@@ -370,14 +370,10 @@ def random_test_set(n, low, high, vocab, seed=0):
 
 def decode_all(model, sentences, beam, alpha, length, per_batch, device):
     """Beam search over `sentences` (lists of ids), sorted by length, `per_batch` at a time; exactly `length` steps."""
-    from transformer_book.decoding import PAD, beam_search
-    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+    from transformer_book.decoding import beam_search
+    from transformer_book.train import length_batches
     out = [None] * len(sentences)
-    for start in range(0, len(order), per_batch):
-        chunk = order[start:start + per_batch]
-        src = torch.full((len(chunk), max(len(sentences[i]) for i in chunk)), PAD, dtype=torch.long)
-        for row, i in enumerate(chunk):
-            src[row, :len(sentences[i])] = torch.tensor(sentences[i])
+    for chunk, src in length_batches(sentences, per_batch):
         hyps = beam_search(model, src.to(device), beam, alpha, max_len=length, min_len=length)
         for i, ids in zip(chunk, hyps):
             out[i] = ids

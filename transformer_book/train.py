@@ -309,20 +309,25 @@ def evaluate_loss(model, pairs, criterion, max_tokens, device):
     return loss_sum / n, math.exp(nll_sum / n)
 
 
+def length_batches(sequences, per_batch):
+    """Batches of similar length, to waste no work on padding: (indices into `sequences`, padded (B, S) LongTensor)."""
+    order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+    for start in range(0, len(order), per_batch):
+        chunk = order[start:start + per_batch]
+        src = torch.full((len(chunk), max(len(sequences[i]) for i in chunk)), PAD, dtype=torch.long)
+        for row, i in enumerate(chunk):
+            src[row, :len(sequences[i])] = torch.tensor(sequences[i])
+        yield chunk, src
+
+
 @torch.no_grad()
 def translate_lines(model, tokenizer, lines, beam_size=4, alpha=0.6, batch_sentences=100, device="cpu", min_len=1):
     """Translate raw sentences, similar lengths batched together, in the input's order; beam_size=1 is greedy.
     min_len=1: no translation is empty (EOS may not come first; see 6.5)."""
     from transformer_book.decoding import beam_search, greedy_search
     model.eval()
-    encoded = [tokenizer.encode(line) + [EOS] for line in lines]
-    order = sorted(range(len(lines)), key=lambda i: len(encoded[i]))
     out = [None] * len(lines)
-    for start in range(0, len(order), batch_sentences):
-        chunk = order[start:start + batch_sentences]
-        src = torch.full((len(chunk), max(len(encoded[i]) for i in chunk)), PAD, dtype=torch.long)
-        for row, i in enumerate(chunk):
-            src[row, :len(encoded[i])] = torch.tensor(encoded[i])
+    for chunk, src in length_batches([tokenizer.encode(line) + [EOS] for line in lines], batch_sentences):
         src = src.to(device)
         hyps = (greedy_search(model, src, min_len=min_len) if beam_size == 1
                 else beam_search(model, src, beam_size, alpha, min_len=min_len))
