@@ -141,6 +141,33 @@ def test_multi_head_attention_has_four_d_model_squared_weights_plus_biases():
     assert sum(p.numel() for p in mha.parameters()) == 4 * 512**2 + 4 * 512
 
 
+def test_a_smaller_key_size_shrinks_only_w_q_and_w_k_table_3_row_b():
+    d_model, h, d_k = 64, 4, 4
+    mha = MultiHeadAttention(d_model, h, P_drop=0.0, d_k=d_k)
+    assert (mha.d_k, mha.d_v) == (d_k, d_model // h)
+    assert mha.W_Q.weight.shape == mha.W_K.weight.shape == (h * d_k, d_model)
+    assert mha.W_V.weight.shape == mha.W_O.weight.shape == (d_model, d_model)
+    assert sum(p.numel() for p in mha.parameters()) == 2 * (h * d_k) * (d_model + 1) + 2 * d_model * (d_model + 1)
+    x = torch.randn(2, 5, d_model)
+    mask = subsequent_mask(5).expand(2, 5, 5)
+    fused = mha(x, x, x, mask)
+    with explicit_attention(mha):
+        explicit = mha(x, x, x, mask)
+    assert fused.shape == (2, 5, d_model) and mha.attn.shape == (2, h, 5, 5)
+    torch.testing.assert_close(fused, explicit, atol=1e-5, rtol=1e-5)
+
+
+def test_key_size_equal_to_d_model_over_h_is_the_paper_s_layer():
+    torch.manual_seed(0)
+    paper = MultiHeadAttention(D_MODEL, H, P_drop=0.0)
+    torch.manual_seed(0)
+    same = MultiHeadAttention(D_MODEL, H, P_drop=0.0, d_k=D_MODEL // H)
+    x = torch.randn(2, 3, D_MODEL)
+    assert torch.equal(paper(x, x, x), same(x, x, x))
+    with pytest.raises(ValueError, match="d_k must be >= 1"):
+        MultiHeadAttention(D_MODEL, H, d_k=0)
+
+
 def test_per_head_projections_equal_one_fused_projection():
     mha = make_mha(dtype=torch.float64)
     x = inputs(B=2, dtype=torch.float64)

@@ -84,8 +84,8 @@ def copy_batch(n, V, g, longest=6):
 # ---- the key/value cache ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("changes", [{}, {"norm_first": True}, {"learned_positions": True},
-                                     {"share_embeddings": False, "src_vocab": 30}],
-                         ids=["post-LN", "pre-LN", "learned-positions", "untied"])
+                                     {"share_embeddings": False, "src_vocab": 30}, {"key_size": 4}],
+                         ids=["post-LN", "pre-LN", "learned-positions", "untied", "smaller-d_k"])
 def test_each_cached_step_equals_the_full_decoders_last_position(changes):
     model = random_model(**changes)
     src = random_src(3, vocab=model.config.src_vocab)
@@ -97,7 +97,9 @@ def test_each_cached_step_equals_the_full_decoders_last_position(changes):
         step = cached.step(ys[:, t])
         assert step.shape == (3, 40)
         assert (step - full[:, t]).abs().max().item() <= 1e-10
-    assert cached.t == 9 and cached.self_kv[0][0].shape == (3, model.config.h, 9, model.config.d_k)
+    c = model.config
+    assert cached.t == 9 and cached.self_kv[0][0].shape == (3, c.h, 9, c.d_k)  # keys
+    assert cached.self_kv[0][1].shape == (3, c.h, 9, c.d_model // c.h)         # values: d_v = d_model / h
 
 
 @pytest.mark.parametrize("B", [1, 3, 6])

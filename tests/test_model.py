@@ -2,6 +2,8 @@
 import pytest
 import torch
 
+from transformer_book.attention import MultiHeadAttention
+
 from transformer_book.model import Config, Transformer, greedy_decode, make_masks
 
 
@@ -98,6 +100,18 @@ def test_named_switches_build_the_variants(norm_first, learned):
     src, tgt = batch(config)
     assert model(src, tgt).shape == (2, 5, config.d_model)
     assert isinstance(model.encoder.norm, torch.nn.LayerNorm) == norm_first
+
+
+def test_key_size_reaches_every_attention_layer_and_is_checked():
+    config = tiny(key_size=4)
+    model = Transformer(config).eval()
+    layers = [m for m in model.modules() if isinstance(m, MultiHeadAttention)]
+    assert config.d_k == 4 and len(layers) == 3 * config.N and all(m.d_k == 4 for m in layers)
+    src, tgt = batch(config)
+    assert model(src, tgt).shape == (2, 5, config.d_model)
+    assert tiny().d_k == tiny().d_model // tiny().h
+    with pytest.raises(ValueError, match="key_size must be >= 0"):
+        tiny(key_size=-1)
 
 
 def test_bfloat16_forward_runs_on_cpu_and_stays_close_to_float32():

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from transformer_book.model import Config, Transformer
-from transformer_book.train import (PRESETS, TrainConfig, average_checkpoints, checkpoint_paths, load_checkpoint,
-                                    load_weights, save_atomically, train, weights_digest)
+from transformer_book.train import (PRESETS, TrainConfig, average_checkpoints, build_parser, checkpoint_paths,
+                                    load_checkpoint, load_weights, save_atomically, train, weights_digest)
 
 ENV = {**os.environ, "COLUMNS": "100", "OMP_NUM_THREADS": "1"}
 SMALL_COPY = ["--max-steps", "40", "--checkpoint-every", "5", "--eval-every", "1000", "--log-every", "5",
@@ -226,6 +226,17 @@ def test_tiny_preset_runs_end_to_end_on_multi30k(tmp_path):
     hyps = (tmp_path / "tiny" / "test_2016_flickr.hyp.de").read_text(encoding="utf-8").splitlines()
     assert len(hyps) == scores["sentences"] == 30
     assert scores["test_set"] == "test_2016_flickr" and 0 <= scores["bleu"] <= 100
+
+
+def test_table_3_switches_reach_the_model_from_the_command_line():
+    args = build_parser().parse_args(["--out", "x", "--key-size", "16", "--learned-positions", "--norm-first"])
+    cfg = TrainConfig(key_size=args.key_size, learned_positions=args.learned_positions, norm_first=args.norm_first)
+    model = Transformer(cfg.model_config(4000))
+    assert model.config.d_k == 16 and model.config.norm_first and model.config.learned_positions
+    # learned positions: a 256-position table (training pairs <= 128 tokens, decoding adds <= 50), not 5000
+    assert model.src_embed[1].embedding.weight.shape == (256, cfg.d_model)
+    with pytest.raises(ValueError, match="key_size must be >= 0"):
+        TrainConfig(key_size=-1)
 
 
 def test_presets_and_config_validation():

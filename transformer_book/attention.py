@@ -83,13 +83,16 @@ def _additive_mask(mask, dtype):
 class MultiHeadAttention(nn.Module):
     """MultiHead(Q, K, V) = Concat(head_1, ..., head_h) W^O, head_i = Attention(Q W_i^Q, K W_i^K, V W_i^V)."""
 
-    def __init__(self, d_model, h, P_drop=0.1, fused=True):
+    def __init__(self, d_model, h, P_drop=0.1, fused=True, d_k=None):
         super().__init__()
         if d_model % h != 0:
             raise ValueError(f"d_model = {d_model} is not divisible by h = {h}")
-        self.d_model, self.h, self.d_k = d_model, h, d_model // h  # d_v = d_k
-        self.W_Q, self.W_K, self.W_V = (nn.Linear(d_model, d_model) for _ in range(3))  # each: the h W_i side by side
-        self.W_O = nn.Linear(d_model, d_model)
+        if d_k is not None and d_k < 1:
+            raise ValueError(f"d_k must be >= 1 (or None for d_model / h), got {d_k}")
+        self.d_model, self.h, self.d_v = d_model, h, d_model // h
+        self.d_k = d_k or self.d_v  # the paper: d_k = d_v = d_model / h; Table 3 row (B) makes d_k smaller
+        self.W_Q, self.W_K = (nn.Linear(d_model, h * self.d_k) for _ in range(2))  # each: the h W_i side by side
+        self.W_V, self.W_O = nn.Linear(d_model, h * self.d_v), nn.Linear(h * self.d_v, d_model)
         self.P_drop, self.fused = P_drop, fused
         self.dropout = nn.Dropout(P_drop)
         self.attn = None  # (B, h, T_q, T_k), kept by the explicit path for drawing
@@ -97,7 +100,7 @@ class MultiHeadAttention(nn.Module):
     def forward(self, query, key, value, mask=None):
         _check_inputs(self.d_model, query, key, value, mask)
         B = query.size(0)
-        split = lambda x: x.reshape(B, -1, self.h, self.d_k).transpose(1, 2)  # (B, h, T, d_k)
+        split = lambda x: x.reshape(B, -1, self.h, x.size(-1) // self.h).transpose(1, 2)  # (B, h, T, d_k or d_v)
         Q, K, V = split(self.W_Q(query)), split(self.W_K(key)), split(self.W_V(value))
         if mask is not None:
             mask = mask.unsqueeze(1)  # (B, 1, T_q, T_k): one mask for every head

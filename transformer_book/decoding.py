@@ -33,15 +33,15 @@ def _encode(model, src, src_mask):
 
 
 def _heads(attn, x):
-    """(B, T, d_model) -> (B, h, T, d_k): the h heads side by side, split as MultiHeadAttention splits them."""
-    return x.reshape(x.size(0), -1, attn.h, attn.d_k).transpose(1, 2)
+    """(B, T, h * d) -> (B, h, T, d): the h heads side by side, split as MultiHeadAttention splits them."""
+    return x.reshape(x.size(0), -1, attn.h, x.size(-1) // attn.h).transpose(1, 2)
 
 
 def _attend(attn, x, K, V, mask=None):
     """MultiHeadAttention `attn` for one query position x (B, 1, d_model) over ready keys/values (B, h, T, d_k)."""
     Q = _heads(attn, attn.W_Q(x))
     out, _ = scaled_dot_product_attention(Q, K, V, mask)  # (B, h, 1, d_k)
-    return attn.W_O(out.transpose(1, 2).reshape(x.size(0), 1, attn.d_model))  # Concat(head_1..head_h) W^O
+    return attn.W_O(out.transpose(1, 2).reshape(x.size(0), 1, attn.h * attn.d_v))  # Concat(head_1..head_h) W^O
 
 
 class IncrementalDecoder:

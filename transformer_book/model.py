@@ -27,6 +27,7 @@ class Config:
     share_embeddings: bool = True    # §3.4: one matrix for both embeddings and the pre-softmax projection
     norm_first: bool = False         # False: post-LN as in the paper; True: pre-LN (later work)
     learned_positions: bool = False  # True: Table 3 row (E)
+    key_size: int = 0                # Table 3 row (B): d_k smaller than d_model / h; 0 = the paper's d_model / h
     max_len: int = 5000
     pad_id: int = 0
 
@@ -35,7 +36,7 @@ class Config:
 
     @property
     def d_k(self):
-        return self.d_model // self.h
+        return self.key_size or self.d_model // self.h
 
     def to_dict(self):
         return asdict(self)
@@ -59,6 +60,8 @@ def _check_config(c):
     for name in ("src_vocab", "tgt_vocab", "N", "d_model", "d_ff", "h", "max_len"):
         if getattr(c, name) < 1:
             raise ValueError(f"Config.{name} must be >= 1, got {getattr(c, name)}")
+    if c.key_size < 0:
+        raise ValueError(f"key_size must be >= 0 (0 = d_model / h), got {c.key_size}")
     if c.d_model % c.h:
         raise ValueError(f"d_model = {c.d_model} is not divisible by h = {c.h}")
     if not 0.0 <= c.P_drop < 1.0:
@@ -83,7 +86,8 @@ class Transformer(nn.Module):
     def __init__(self, config):
         super().__init__()
         c = self.config = config
-        attn, ff = MultiHeadAttention(c.d_model, c.h, c.P_drop), PositionwiseFeedForward(c.d_model, c.d_ff)
+        attn = MultiHeadAttention(c.d_model, c.h, c.P_drop, d_k=c.key_size or None)
+        ff = PositionwiseFeedForward(c.d_model, c.d_ff)
         dc = copy.deepcopy
         self.encoder = Encoder(EncoderLayer(c.d_model, dc(attn), dc(ff), c.P_drop, c.norm_first), c.N)
         self.decoder = Decoder(DecoderLayer(c.d_model, dc(attn), dc(attn), dc(ff), c.P_drop, c.norm_first), c.N)

@@ -69,7 +69,9 @@ class TrainConfig:
     d_ff: int = 512
     h: int = 4
     P_drop: float = 0.1
-    norm_first: bool = False
+    norm_first: bool = False        # pre-LN instead of the paper's post-LN
+    learned_positions: bool = False # Table 3 row (E): learned position embeddings instead of sinusoids
+    key_size: int = 0               # Table 3 row (B): d_k smaller than d_model / h (0 = d_model / h)
     eps_ls: float = 0.1
     max_tokens: int = 1500          # padded tokens per batch and side (source, target)
     accum_steps: int = 1            # batches per optimizer step
@@ -110,7 +112,7 @@ class TrainConfig:
                      "log_every", "decode_sentences", "max_len", "copy_symbols", "copy_len", "copy_train"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("test_sentences", "seed"):
+        for name in ("test_sentences", "seed", "key_size"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name, low, high, what in (("P_drop", 0, 1, "in [0, 1)"), ("eps_ls", 0, 1, "in [0, 1)"),
@@ -126,8 +128,12 @@ class TrainConfig:
             raise ValueError(f"source and target languages are both {self.src!r}")
 
     def model_config(self, vocab):
+        # Learned positions: a table of 256 (training pairs are at most 128 tokens; decoding adds up to 50), not
+        # the sinusoids' 5000, so that row (E) does not gain 1.2 M parameters that no position ever reaches.
+        positions = dict(max_len=256) if self.learned_positions else {}
         return Config(src_vocab=vocab, tgt_vocab=vocab, N=self.N, d_model=self.d_model, d_ff=self.d_ff, h=self.h,
-                      P_drop=self.P_drop, norm_first=self.norm_first, pad_id=PAD)
+                      P_drop=self.P_drop, norm_first=self.norm_first, learned_positions=self.learned_positions,
+                      key_size=self.key_size, pad_id=PAD, **positions)
 
 
 class SymbolTokenizer:
