@@ -55,6 +55,14 @@ def padding_mask(tokens, pad_id):
     return (tokens != pad_id).unsqueeze(-2)
 
 
+def _check_sizes(d_model, h, d_k):
+    """Raise ValueError when MultiHeadAttention(d_model, h, d_k=d_k) cannot be built."""
+    if d_model % h != 0:
+        raise ValueError(f"d_model = {d_model} is not divisible by h = {h}")
+    if d_k is not None and d_k < 1:
+        raise ValueError(f"d_k must be >= 1 (or None for d_model / h), got {d_k}")
+
+
 def _check_inputs(d_model, query, key, value, mask):
     """Raise ValueError naming the problem and the shapes (for MultiHeadAttention.forward)."""
     for name, x in (("query", query), ("key", key), ("value", value)):
@@ -85,10 +93,7 @@ class MultiHeadAttention(nn.Module):
 
     def __init__(self, d_model, h, P_drop=0.1, fused=True, d_k=None):
         super().__init__()
-        if d_model % h != 0:
-            raise ValueError(f"d_model = {d_model} is not divisible by h = {h}")
-        if d_k is not None and d_k < 1:
-            raise ValueError(f"d_k must be >= 1 (or None for d_model / h), got {d_k}")
+        _check_sizes(d_model, h, d_k)
         self.d_model, self.h, self.d_v = d_model, h, d_model // h
         self.d_k = d_k or self.d_v  # the paper: d_k = d_v = d_model / h; Table 3 row (B) makes d_k smaller
         self.W_Q, self.W_K = (nn.Linear(d_model, h * self.d_k) for _ in range(2))  # each: the h W_i side by side

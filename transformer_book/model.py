@@ -87,8 +87,7 @@ class Transformer(nn.Module):
         super().__init__()
         c = self.config = config
         attn = MultiHeadAttention(c.d_model, c.h, c.P_drop, d_k=c.key_size or None)
-        ff = PositionwiseFeedForward(c.d_model, c.d_ff)
-        dc = copy.deepcopy
+        ff, dc = PositionwiseFeedForward(c.d_model, c.d_ff), copy.deepcopy
         self.encoder = Encoder(EncoderLayer(c.d_model, dc(attn), dc(ff), c.P_drop, c.norm_first), c.N)
         self.decoder = Decoder(DecoderLayer(c.d_model, dc(attn), dc(attn), dc(ff), c.P_drop, c.norm_first), c.N)
         src_emb = Embeddings(c.src_vocab, c.d_model)
