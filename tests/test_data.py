@@ -300,3 +300,24 @@ def test_load_wmt14_asks_the_hub_for_the_right_configuration_and_returns_records
     assert wmt14_pairs(load_wmt14("test", src="de", tgt="en"), src="de", tgt="en") == (["Hallo Welt."], ["Hello world."])
     load_wmt14("train", src="en", tgt="fr")
     assert calls == [("wmt/wmt14", "de-en", "validation[:5]"), ("wmt/wmt14", "de-en", "test"), ("wmt/wmt14", "fr-en", "train")]
+
+
+def test_add_to_class_attaches_methods_and_classmethods_under_their_own_names():
+    from transformer_book.data import add_to_class
+
+    class Box:
+        def __init__(self, x):
+            self.x = x
+
+    @add_to_class(Box)
+    def doubled(self):
+        return 2 * self.x
+
+    @add_to_class(Box)
+    @classmethod
+    def of_ten(cls):
+        return cls(10)
+
+    assert Box(3).doubled() == 6 and Box.of_ten().x == 10
+    assert callable(doubled), "the decorated function stays usable under its name in the module"
+    assert "doubled" in vars(Box) and "of_ten" in vars(Box)

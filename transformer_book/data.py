@@ -60,6 +60,14 @@ def train_bpe_model(lines, vocab_size, num_threads=1) -> bytes:
     return model.getvalue()
 
 
+def add_to_class(cls):
+    """Decorator: attach the function below to `cls` under its own name, so a long class can be written in pieces."""
+    def attach(function):
+        setattr(cls, getattr(function, "__func__", function).__name__, function)
+        return function
+    return attach
+
+
 class BPE:
     """A BPE vocabulary (sentencepiece) with the ids PAD 0, UNK 1, BOS 2, EOS 3; encode() adds no BOS/EOS."""
 
@@ -84,50 +92,66 @@ class BPE:
     def load(cls, path):
         return cls(Path(path).read_bytes(), Path(path))
 
-    @classmethod
-    def from_bytes(cls, model: bytes):
-        return cls(model)
-
-    def to_bytes(self) -> bytes:
-        """The serialized model: keep it in a checkpoint, and BPE.from_bytes() gives the same tokenizer back."""
-        return self._model
-
-    def __reduce__(self):  # pickle as the model's bytes (e.g. for DataLoader workers)
-        return (BPE, (self._model, self.path))
-
     @property
     def vocab_size(self) -> int:
         return self.sp.get_piece_size()
 
-    def encode(self, text: str) -> list[int]:
-        """Ids of one sentence, without BOS/EOS."""
-        return self.encode_many([text])[0]
 
-    def encode_many(self, lines) -> list[list[int]]:
-        """Ids of many sentences at once; characters never seen in training become UNK, with a warning."""
-        lines = list(lines)
-        ids = self.sp.encode(lines)
-        if any(UNK in seq for seq in ids):
-            unseen = sorted({c for line, seq in zip(lines, ids) if UNK in seq for c in set(line)
-                             if not c.isspace() and UNK in self.sp.encode(c)})
-            warnings.warn(f"characters never seen in BPE training become <unk> (id {UNK}): "
-                          f"{' '.join(map(repr, unseen))}", stacklevel=2)
-        return ids
+@add_to_class(BPE)
+def to_bytes(self) -> bytes:
+    """The serialized model: keep it in a checkpoint, and BPE.from_bytes() gives the same tokenizer back."""
+    return self._model
 
-    def decode(self, ids) -> str:
-        """The text of `ids` (a list or a 1-D tensor); PAD, BOS and EOS are skipped."""
-        ids = ids.tolist() if hasattr(ids, "tolist") else list(ids)
-        bad = [i for i in ids if not 0 <= i < self.vocab_size]
-        if bad:
-            raise ValueError(f"ids {bad[:5]} are outside the vocabulary [0, {self.vocab_size})")
-        return self.sp.decode([i for i in ids if i not in (PAD, BOS, EOS)])
 
-    def pieces(self, text: str) -> list[str]:
-        """The subword pieces of `text`, e.g. ['▁Zwei', '▁Männer', ...]."""
-        return self.sp.encode(text, out_type=str)
+@add_to_class(BPE)
+@classmethod
+def from_bytes(cls, model: bytes):
+    return cls(model)
 
-    def __repr__(self):
-        return f"BPE(vocab_size={self.vocab_size}{f', path={str(self.path)!r}' if self.path else ''})"
+
+@add_to_class(BPE)
+def __reduce__(self):  # pickle as the model's bytes (e.g. for DataLoader workers)
+    return (BPE, (self._model, self.path))
+
+
+@add_to_class(BPE)
+def __repr__(self):
+    return f"BPE(vocab_size={self.vocab_size}{f', path={str(self.path)!r}' if self.path else ''})"
+
+
+@add_to_class(BPE)
+def encode(self, text: str) -> list[int]:
+    """Ids of one sentence, without BOS/EOS."""
+    return self.encode_many([text])[0]
+
+
+@add_to_class(BPE)
+def encode_many(self, lines) -> list[list[int]]:
+    """Ids of many sentences at once; characters never seen in training become UNK, with a warning."""
+    lines = list(lines)
+    ids = self.sp.encode(lines)
+    if any(UNK in seq for seq in ids):
+        unseen = sorted({c for line, seq in zip(lines, ids) if UNK in seq for c in set(line)
+                         if not c.isspace() and UNK in self.sp.encode(c)})
+        warnings.warn(f"characters never seen in BPE training become <unk> (id {UNK}): "
+                      f"{' '.join(map(repr, unseen))}", stacklevel=2)
+    return ids
+
+
+@add_to_class(BPE)
+def decode(self, ids) -> str:
+    """The text of `ids` (a list or a 1-D tensor); PAD, BOS and EOS are skipped."""
+    ids = ids.tolist() if hasattr(ids, "tolist") else list(ids)
+    bad = [i for i in ids if not 0 <= i < self.vocab_size]
+    if bad:
+        raise ValueError(f"ids {bad[:5]} are outside the vocabulary [0, {self.vocab_size})")
+    return self.sp.decode([i for i in ids if i not in (PAD, BOS, EOS)])
+
+
+@add_to_class(BPE)
+def pieces(self, text: str) -> list[str]:
+    """The subword pieces of `text`, e.g. ['▁Zwei', '▁Männer', ...]."""
+    return self.sp.encode(text, out_type=str)
 
 
 def bpe_cache_path(src_lines, tgt_lines, vocab_size, cache_dir) -> Path:
