@@ -21,9 +21,7 @@ FOLDERS = sorted(p for p in RECORDED.iterdir() if p.is_dir()) if RECORDED.is_dir
 
 def config_of(command):
     """The TrainConfig a `python -m transformer_book.train ...` command line asks for."""
-    args = build_parser().parse_args(shlex.split(command)[3:])
-    names = {f for f in TrainConfig.__dataclass_fields__} - {"preset"}
-    return TrainConfig.from_preset(args.preset, **{k: v for k, v in vars(args).items() if k in names and v is not None})
+    return TrainConfig.from_args(build_parser().parse_args(shlex.split(command)[3:]))
 
 
 @pytest.mark.parametrize("row", list(table3.ROWS))

@@ -1,4 +1,5 @@
 """Tests for transformer_book.train (§5): presets, run folder, checkpoints, exact resume, DDP, command line."""
+import dataclasses
 import json
 import os
 import signal
@@ -280,3 +281,18 @@ def test_the_gpu_base_command_runs_tiny_on_a_cpu_without_spacy_and_reports_tflop
     scores = json.loads((out / "scores.json").read_text())
     assert scores["stopped_by"] == "max_minutes" and scores["sentences"] == 10
     assert TrainConfig.from_preset("base-multi30k").max_minutes <= 8 and PRESETS["base-multi30k"]["d_model"] == 512
+
+
+def test_from_args_is_the_preset_changed_by_exactly_the_flags_given():
+    args = build_parser().parse_args(["--preset", "small", "--out", "x", "--h", "2", "--no-norm-first", "--seed", "3"])
+    assert TrainConfig.from_args(args) == TrainConfig.from_preset("small", h=2, norm_first=False, seed=3)
+    assert TrainConfig.from_args(build_parser().parse_args(["--out", "x"])) == TrainConfig.from_preset("tiny")
+
+
+def test_the_four_groups_of_settings_make_up_train_config_and_each_field_is_in_one_group():
+    from transformer_book.train import DataSettings, ModelSettings, RecordSettings, ScheduleSettings
+    groups = [DataSettings, ModelSettings, ScheduleSettings, RecordSettings]
+    names = [f.name for g in groups for f in dataclasses.fields(g)]
+    assert len(names) == len(set(names)), "a setting is in two groups"
+    assert set(names) == {f.name for f in dataclasses.fields(TrainConfig)}
+    assert all(issubclass(TrainConfig, g) for g in groups)

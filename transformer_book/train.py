@@ -20,7 +20,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from transformer_book.data import (BOS, EOS, PAD, UNK, BPE, encode_pairs, joint_bpe, make_batch, token_batches,
-                                   write_atomic)
+                                   add_to_class, write_atomic)
 from transformer_book.hardware import autocast, init_distributed, pick_device, shard
 from transformer_book.model import Config, Transformer
 from transformer_book.optim import make_optimizer, rate
@@ -56,14 +56,25 @@ PRESETS = {
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """Everything a run depends on; saved as config.json in the run folder. Defaults: the tiny preset."""
-    preset: str = "tiny"
+class DataSettings:
+    """What a run trains on, and how its batches are made (§5.1)."""
+    preset: str = "tiny"            # the preset the other settings started from
     corpus: str = "multi30k"        # copy | multi30k | wmt14
     src: str = "en"
     tgt: str = "de"
     data_dir: str = ""              # folder holding multi30k/ ("" = TRANSFORMER_BOOK_DATA, cache, download)
     vocab_size: int = 4000          # joint BPE vocabulary (copy task: symbols + 4 special tokens)
+    max_tokens: int = 1500          # padded tokens per batch and side (source, target)
+    accum_steps: int = 1            # batches per optimizer step
+    max_len: int = 128              # training pairs longer than this (BPE tokens) are left out
+    copy_symbols: int = 20          # copy task: alphabet size, sequence lengths, number of training sequences
+    copy_len: int = 10
+    copy_train: int = 20000
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSettings:
+    """The model (§3, the columns of Table 3) and its regularisation (§5.4)."""
     N: int = 2
     d_model: int = 128
     d_ff: int = 512
@@ -73,13 +84,24 @@ class TrainConfig:
     learned_positions: bool = False # Table 3 row (E): learned position embeddings instead of sinusoids
     key_size: int = 0               # Table 3 row (B): d_k smaller than d_model / h (0 = d_model / h)
     eps_ls: float = 0.1
-    max_tokens: int = 1500          # padded tokens per batch and side (source, target)
-    accum_steps: int = 1            # batches per optimizer step
+
+
+@dataclasses.dataclass(frozen=True)
+class ScheduleSettings:
+    """How long and how fast a run trains (§5.3), on what, from which seed."""
     warmup_steps: int = 300
     lr_scale: float = 0.3
     max_steps: int = 900
     max_minutes: float = 0.0        # end training this many minutes after the run started (0 = no limit), then decode
-    max_len: int = 128              # training pairs longer than this (BPE tokens) are left out
+    seed: int = 0
+    device: str = "auto"
+    amp: str = "auto"
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordSettings:
+    """What a run logs and keeps, and how it is evaluated and decoded (§6.1)."""
+    log_every: int = 50
     eval_every: int = 300
     bleu_sentences: int = 200       # validation sentences decoded (greedy) for the validation BLEU
     checkpoint_every: int = 50
@@ -90,13 +112,11 @@ class TrainConfig:
     alpha: float = 0.6
     decode_sentences: int = 100     # sentences per decoding batch
     test_sentences: int = 0         # translate only the first n test sentences (0 = all)
-    log_every: int = 50
-    seed: int = 0
-    device: str = "auto"
-    amp: str = "auto"
-    copy_symbols: int = 20          # copy task: alphabet size, sequence lengths, number of training sequences
-    copy_len: int = 10
-    copy_train: int = 20000
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig(RecordSettings, ScheduleSettings, ModelSettings, DataSettings):
+    """Everything a run depends on; saved as config.json in the run folder. Defaults: the tiny preset."""
 
     @classmethod
     def from_preset(cls, preset, **changes):
@@ -104,28 +124,14 @@ class TrainConfig:
             raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
         return cls(**{"preset": preset, **PRESETS[preset], **changes})
 
+    @classmethod
+    def from_args(cls, args):
+        """The settings a parsed command line asks for: its --preset, changed by every flag it gives."""
+        names = {f.name for f in dataclasses.fields(cls)} - {"preset"}
+        return cls.from_preset(args.preset, **{k: v for k, v in vars(args).items() if k in names and v is not None})
+
     def __post_init__(self):
-        if self.corpus not in ("copy", "multi30k", "wmt14"):
-            raise ValueError(f"corpus must be copy, multi30k or wmt14, got {self.corpus!r}")
-        for name in ("vocab_size", "N", "d_model", "d_ff", "h", "max_tokens", "accum_steps", "warmup_steps", "max_steps",
-                     "eval_every", "bleu_sentences", "checkpoint_every", "keep_checkpoints", "average_last", "beam_size",
-                     "log_every", "decode_sentences", "max_len", "copy_symbols", "copy_len", "copy_train"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("test_sentences", "seed", "key_size"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name, low, high, what in (("P_drop", 0, 1, "in [0, 1)"), ("eps_ls", 0, 1, "in [0, 1)"),
-                                      ("alpha", 0, math.inf, "a number >= 0"), ("max_minutes", 0, math.inf, "a number >= 0")):
-            if not low <= getattr(self, name) < high:  # NaN fails every comparison
-                raise ValueError(f"{name} must be {what}, got {getattr(self, name)}")
-        for name in ("lr_scale", "checkpoint_minutes"):
-            if not 0 < getattr(self, name) < math.inf:
-                raise ValueError(f"{name} must be a number > 0, got {getattr(self, name)}")
-        if self.d_model % self.h:
-            raise ValueError(f"d_model = {self.d_model} is not divisible by h = {self.h}")
-        if self.corpus != "copy" and self.src == self.tgt:
-            raise ValueError(f"source and target languages are both {self.src!r}")
+        check_settings(self)
 
     def model_config(self, vocab):
         # Learned positions: a table of 256 (training pairs are at most 128 tokens; decoding adds up to 50), not
@@ -134,6 +140,31 @@ class TrainConfig:
         return Config(src_vocab=vocab, tgt_vocab=vocab, N=self.N, d_model=self.d_model, d_ff=self.d_ff, h=self.h,
                       P_drop=self.P_drop, norm_first=self.norm_first, learned_positions=self.learned_positions,
                       key_size=self.key_size, pad_id=PAD, **positions)
+
+
+def check_settings(cfg):
+    """Raise a ValueError that names the setting, if any setting of `cfg` is out of its range."""
+    if cfg.corpus not in ("copy", "multi30k", "wmt14"):
+        raise ValueError(f"corpus must be copy, multi30k or wmt14, got {cfg.corpus!r}")
+    for name in ("vocab_size", "N", "d_model", "d_ff", "h", "max_tokens", "accum_steps", "warmup_steps", "max_steps",
+                 "eval_every", "bleu_sentences", "checkpoint_every", "keep_checkpoints", "average_last", "beam_size",
+                 "log_every", "decode_sentences", "max_len", "copy_symbols", "copy_len", "copy_train"):
+        if getattr(cfg, name) < 1:
+            raise ValueError(f"{name} must be >= 1, got {getattr(cfg, name)}")
+    for name in ("test_sentences", "seed", "key_size"):
+        if getattr(cfg, name) < 0:
+            raise ValueError(f"{name} must be >= 0, got {getattr(cfg, name)}")
+    for name, low, high, what in (("P_drop", 0, 1, "in [0, 1)"), ("eps_ls", 0, 1, "in [0, 1)"),
+                                  ("alpha", 0, math.inf, "a number >= 0"), ("max_minutes", 0, math.inf, "a number >= 0")):
+        if not low <= getattr(cfg, name) < high:  # NaN fails every comparison
+            raise ValueError(f"{name} must be {what}, got {getattr(cfg, name)}")
+    for name in ("lr_scale", "checkpoint_minutes"):
+        if not 0 < getattr(cfg, name) < math.inf:
+            raise ValueError(f"{name} must be a number > 0, got {getattr(cfg, name)}")
+    if cfg.d_model % cfg.h:
+        raise ValueError(f"d_model = {cfg.d_model} is not divisible by h = {cfg.h}")
+    if cfg.corpus != "copy" and cfg.src == cfg.tgt:
+        raise ValueError(f"source and target languages are both {cfg.src!r}")
 
 
 class SymbolTokenizer:
@@ -179,6 +210,12 @@ class Corpus:
     test_src: list
     test_ref: list
     test_name: str
+
+
+def bpe_cache_dir():
+    """Where BPE models are cached unless --cache-dir says otherwise: ~/.cache/transformer_book/bpe."""
+    from transformer_book.corpus import cache_dir
+    return cache_dir() / "bpe"
 
 
 def load_corpus(cfg, cache_dir):
@@ -396,14 +433,7 @@ class RunFolder:
             return
         if saved.exists() and not resume:
             raise FileExistsError(f"{self.path} already holds a run; pass --resume to continue it or choose a new --out")
-        if resume:
-            if not saved.exists():
-                raise FileNotFoundError(f"nothing to resume: {saved} does not exist")
-            old = json.loads(saved.read_text(encoding="utf-8"))
-            diff = [f"{k}: run {old.get(k)!r}, now {v!r}" for k, v in dataclasses.asdict(cfg).items()
-                    if k not in self.RESUMABLE and old.get(k) != v]
-            if diff:
-                raise ValueError("--resume needs the run's own settings; these differ: " + "; ".join(diff))
+        old = self.settings_to_resume(cfg) if resume else None
         (self.path / "checkpoints").mkdir(parents=True, exist_ok=True)
         for tmp in [*self.path.glob("**/*.tmp"), *self.path.glob("**/.*.part")]:  # left by a run killed mid-write
             tmp.unlink()
@@ -412,23 +442,43 @@ class RunFolder:
             record.update(command=old.get("command"), resumed_with=[*old.get("resumed_with", []), command])
         write_atomic(saved, (json.dumps(record, indent=2) + "\n").encode("utf-8"))
 
-    def log(self, record):
-        if self.writer:
-            with open(self.path / "metrics.jsonl", "a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
 
-    def forget_after(self, step):
-        """On resume: drop metric lines a killed run wrote after its last checkpoint."""
-        path = self.path / "metrics.jsonl"
-        if self.writer and path.exists():
-            keep = [l for l in path.read_text(encoding="utf-8").splitlines() if json.loads(l)["step"] <= step]
-            write_atomic(path, "".join(l + "\n" for l in keep).encode("utf-8"))
+@add_to_class(RunFolder)
+def settings_to_resume(self, cfg):
+    """The saved config.json of the run to resume, once `cfg` is checked to differ only in RESUMABLE settings."""
+    saved = self.path / "config.json"
+    if not saved.exists():
+        raise FileNotFoundError(f"nothing to resume: {saved} does not exist")
+    old = json.loads(saved.read_text(encoding="utf-8"))
+    diff = [f"{k}: run {old.get(k)!r}, now {v!r}" for k, v in dataclasses.asdict(cfg).items()
+            if k not in self.RESUMABLE and old.get(k) != v]
+    if diff:
+        raise ValueError("--resume needs the run's own settings; these differ: " + "; ".join(diff))
+    return old
 
-    def save(self, state, keep):
-        if self.writer:
-            save_atomically(state, self.path / "checkpoints" / f"step_{state['step']:08d}.pt")
-            for old in checkpoint_paths(self.path)[:-keep]:
-                old.unlink()
+
+@add_to_class(RunFolder)
+def log(self, record):
+    if self.writer:
+        with open(self.path / "metrics.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+@add_to_class(RunFolder)
+def forget_after(self, step):
+    """On resume: drop metric lines a killed run wrote after its last checkpoint."""
+    path = self.path / "metrics.jsonl"
+    if self.writer and path.exists():
+        keep = [l for l in path.read_text(encoding="utf-8").splitlines() if json.loads(l)["step"] <= step]
+        write_atomic(path, "".join(l + "\n" for l in keep).encode("utf-8"))
+
+
+@add_to_class(RunFolder)
+def save(self, state, keep):
+    if self.writer:
+        save_atomically(state, self.path / "checkpoints" / f"step_{state['step']:08d}.pt")
+        for old in checkpoint_paths(self.path)[:-keep]:
+            old.unlink()
 
 
 def stop_reason(cfg, step, run_started, world=1, device="cpu"):
@@ -468,102 +518,109 @@ def bf16_peak_tflops(device):
     return next((peak for gpu, peak in BF16_PEAK_TFLOPS.items() if gpu in name), None)
 
 
-def train(cfg, out, resume=False, cache_dir=None, verbose=True, command=None):
-    """Train per `cfg` into the run folder `out`, then decode the test set; returns the scores (rank 0)."""
-    run_started = time.time()  # cfg.max_minutes counts from here: BPE, data and training
-    rank, local_rank, world = init_distributed()
-    device = pick_device(cfg.device, local_rank)
-    run = RunFolder(out, cfg, resume, writer=rank == 0, command=command)
-    torch.manual_seed(cfg.seed)
-    if cache_dir is None:
-        from transformer_book.corpus import cache_dir as user_cache
-        cache_dir = user_cache() / "bpe"
-    corpus = load_corpus(cfg, cache_dir)
-    tok, vocab = corpus.tokenizer, corpus.tokenizer.vocab_size
-    model = Transformer(cfg.model_config(vocab)).to(device)
-    optimizer, scheduler = make_optimizer(model, cfg.d_model, cfg.warmup_steps, cfg.lr_scale)
-    criterion = LabelSmoothingLoss(vocab, cfg.eps_ls, PAD)
-    state = {"step": 0, "epoch": 0, "batch_pos": 0}
-    if world > 1:
-        torch.manual_seed(cfg.seed + rank)  # different dropout masks per process; DDP syncs the weights
-    if resume and checkpoint_paths(out):
-        ckpt = torch.load(checkpoint_paths(out)[-1], map_location=device, weights_only=True)
-        load_weights(model, ckpt)
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        state = {k: ckpt[k] for k in state}
-        run_started -= ckpt.get("elapsed_s", 0.0)  # the time budget carries over a resume
-        torch.set_rng_state(ckpt["rng"]["cpu"])
-        if device.type == "cuda" and ckpt["rng"]["cuda"] is not None:
-            torch.cuda.set_rng_state(ckpt["rng"]["cuda"], device)
-        run.forget_after(state["step"])
-    net = DistributedDataParallel(model) if world > 1 else model
+@dataclasses.dataclass
+class LogWindow:
+    """Sums over the steps since the last metrics line; its clock `t0` counts training time only."""
+    loss: float = 0.0
+    nll: float = 0.0
+    n: int = 0          # target tokens
+    tokens: int = 0     # source and target tokens
+    flops: int = 0
+    t0: float = dataclasses.field(default_factory=time.perf_counter)
 
-    def snapshot():
-        return {"format": 1, **state, "elapsed_s": time.time() - run_started, "model_config": model.config.to_dict(), "train_config": dataclasses.asdict(cfg),
-                "tokenizer": tokenizer_state(tok), "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "rng": {"cpu": torch.get_rng_state(),
-                        "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None}}
+    def add(self, loss, nll, n, group, config):
+        self.loss, self.nll, self.n = self.loss + loss, self.nll + nll, self.n + n
+        self.tokens += sum(b.n_src_tokens + b.n_tgt_tokens for b in group)
+        self.flops += step_flops(config, group)
 
-    from tqdm.auto import tqdm
-    quiet_bar = not (verbose and rank == 0 and sys.stderr.isatty())
-    bar = tqdm(total=cfg.max_steps, initial=state["step"], unit="step", disable=quiet_bar, dynamic_ncols=True)
-    started = last_save = time.time()
-    window = dict(loss=0.0, nll=0.0, n=0, tokens=0, flops=0, t0=time.perf_counter())
-    peak = bf16_peak_tflops(device)
-    model.train()
-    stop = stop_reason(cfg, state["step"], run_started, world, device) if state["step"] else None  # >= 1 step
-    while not stop:
-        epoch_batches = shard(token_batches(corpus.train_pairs, cfg.max_tokens, seed=cfg.seed, epoch=state["epoch"]),
-                              rank, world)
-        groups = [epoch_batches[i:i + cfg.accum_steps]
-                  for i in range(0, len(epoch_batches) - cfg.accum_steps + 1, cfg.accum_steps)]
-        if not groups:
-            raise ValueError(f"an epoch has {len(epoch_batches)} batches per process, fewer than accum_steps="
-                             f"{cfg.accum_steps}; lower --accum-steps or --max-tokens")
-        while state["batch_pos"] < len(groups) and not stop:
-            group = [make_batch(corpus.train_pairs, idx) for idx in groups[state["batch_pos"]]]
-            loss, nll, n = train_step(net, group, criterion, optimizer, scheduler, device, cfg.amp)
-            state["step"] += 1
-            state["batch_pos"] += 1
-            step = state["step"]
-            window["loss"] += loss
-            window["nll"] += nll
-            window["n"] += n
-            window["tokens"] += sum(b.n_src_tokens + b.n_tgt_tokens for b in group)
-            window["flops"] += step_flops(model.config, group)
-            bar.update(1)
-            stop = stop_reason(cfg, step, run_started, world, device)
-            if step % cfg.log_every == 0 or stop:
-                seconds = time.perf_counter() - window["t0"]
-                record = {"step": step, "epoch": state["epoch"], "loss": window["loss"] / window["n"],
-                          "ppl": math.exp(window["nll"] / window["n"]),
-                          "lr": rate(step, cfg.d_model, cfg.warmup_steps, cfg.lr_scale),
-                          "tokens_per_s": window["tokens"] * world / seconds,
-                          "tflops": window["flops"] * world / seconds / 1e12, "elapsed_s": time.time() - started}
-                run.log(record)
-                bar.set_postfix(loss=f"{record['loss']:.3f}", lr=f"{record['lr']:.2e}")
-                if verbose and quiet_bar and rank == 0:
-                    print(f"step {step:>6}  loss {record['loss']:.3f}  ppl {record['ppl']:8.2f}  lr {record['lr']:.2e}"
-                          f"  {record['tokens_per_s']:,.0f} tok/s  {record['tflops']:.2f} TFLOP/s"
-                          + (f" ({record['tflops'] / peak:.0%} of bf16 peak)" if peak else ""), flush=True)
-                window = dict(loss=0.0, nll=0.0, n=0, tokens=0, flops=0, t0=time.perf_counter())
-            if rank == 0 and (step % cfg.eval_every == 0 or stop):
-                t0 = time.perf_counter()
-                record = validate(model, corpus, criterion, cfg, device)
-                run.log({"step": step, **record})
-                window["t0"] += time.perf_counter() - t0  # tokens/s counts training time only
-                if verbose and quiet_bar:
-                    print(f"step {step:>6}  " + "  ".join(f"{k} {v:.3f}" for k, v in record.items()), flush=True)
-            if (step % cfg.checkpoint_every == 0 or stop
-                    or time.time() - last_save > 60 * cfg.checkpoint_minutes):
-                run.save(snapshot(), max(cfg.keep_checkpoints, cfg.average_last))
-                last_save = time.time()
-        if state["batch_pos"] >= len(groups):
-            state["epoch"], state["batch_pos"] = state["epoch"] + 1, 0
-    bar.close()
-    return finish(model, corpus, cfg, run, device, (run_started, started), rank, world, verbose, (state["step"], stop))
+
+class Trainer:
+    """One run while it trains: its folder, data, model, optimizer, progress and clocks."""
+
+    def __init__(self, cfg, out, resume=False, cache_dir=None, verbose=True, command=None):
+        from tqdm.auto import tqdm
+        self.run_started = time.time()  # cfg.max_minutes counts from here: BPE, data and training
+        self.cfg, self.verbose = cfg, verbose
+        self.rank, local_rank, self.world = init_distributed()
+        self.device = pick_device(cfg.device, local_rank)
+        self.run = RunFolder(out, cfg, resume, writer=self.rank == 0, command=command)
+        torch.manual_seed(cfg.seed)
+        self.corpus = load_corpus(cfg, cache_dir if cache_dir is not None else bpe_cache_dir())
+        vocab = self.corpus.tokenizer.vocab_size
+        self.model = Transformer(cfg.model_config(vocab)).to(self.device)
+        self.optimizer, self.scheduler = make_optimizer(self.model, cfg.d_model, cfg.warmup_steps, cfg.lr_scale)
+        self.criterion = LabelSmoothingLoss(vocab, cfg.eps_ls, PAD)
+        self.progress = {"step": 0, "epoch": 0, "batch_pos": 0}
+        if self.world > 1:
+            torch.manual_seed(cfg.seed + self.rank)  # different dropout masks per process; DDP syncs the weights
+        if resume and checkpoint_paths(out):
+            self.load_last_checkpoint()
+        self.net = DistributedDataParallel(self.model) if self.world > 1 else self.model
+        self.quiet_bar = not (verbose and self.rank == 0 and sys.stderr.isatty())  # no terminal: print lines instead
+        self.bar = tqdm(total=cfg.max_steps, initial=self.progress["step"], unit="step", disable=self.quiet_bar,
+                        dynamic_ncols=True)
+        self.started = self.last_save = time.time()
+        self.window, self.peak = LogWindow(), bf16_peak_tflops(self.device)
+
+
+@add_to_class(Trainer)
+def load_last_checkpoint(self):
+    """Resume: weights, Adam's moments, the schedule, the RNG, and the place in the epoch's batches."""
+    ckpt = torch.load(checkpoint_paths(self.run.path)[-1], map_location=self.device, weights_only=True)
+    load_weights(self.model, ckpt)
+    self.optimizer.load_state_dict(ckpt["optimizer"])
+    self.scheduler.load_state_dict(ckpt["scheduler"])
+    self.progress = {k: ckpt[k] for k in self.progress}
+    self.run_started -= ckpt.get("elapsed_s", 0.0)  # the time budget carries over a resume
+    torch.set_rng_state(ckpt["rng"]["cpu"])
+    if self.device.type == "cuda" and ckpt["rng"]["cuda"] is not None:
+        torch.cuda.set_rng_state(ckpt["rng"]["cuda"], self.device)
+    self.run.forget_after(self.progress["step"])
+
+
+@add_to_class(Trainer)
+def snapshot(self):
+    """The checkpoint: everything load_last_checkpoint needs, plus the configs and the tokenizer."""
+    cuda = self.device.type == "cuda"
+    return {"format": 1, **self.progress, "elapsed_s": time.time() - self.run_started,
+            "model_config": self.model.config.to_dict(), "train_config": dataclasses.asdict(self.cfg),
+            "tokenizer": tokenizer_state(self.corpus.tokenizer), "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+            "rng": {"cpu": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state(self.device) if cuda else None}}
+
+
+@add_to_class(Trainer)
+def epoch_groups(self):
+    """This epoch's batches (fixed by seed and epoch), this process's share, in groups of accum_steps."""
+    cfg = self.cfg
+    batches = shard(token_batches(self.corpus.train_pairs, cfg.max_tokens, seed=cfg.seed, epoch=self.progress["epoch"]),
+                    self.rank, self.world)
+    groups = [batches[i:i + cfg.accum_steps] for i in range(0, len(batches) - cfg.accum_steps + 1, cfg.accum_steps)]
+    if not groups:
+        raise ValueError(f"an epoch has {len(batches)} batches per process, fewer than accum_steps="
+                         f"{cfg.accum_steps}; lower --accum-steps or --max-tokens")
+    return groups
+
+
+@add_to_class(Trainer)
+def step(self, indices):
+    """One optimizer step on a group of batches; then log, validate and save as due. Returns why to stop, or None."""
+    cfg, progress = self.cfg, self.progress
+    group = [make_batch(self.corpus.train_pairs, idx) for idx in indices]
+    loss, nll, n = train_step(self.net, group, self.criterion, self.optimizer, self.scheduler, self.device, cfg.amp)
+    progress["step"], progress["batch_pos"] = progress["step"] + 1, progress["batch_pos"] + 1
+    step = progress["step"]
+    self.window.add(loss, nll, n, group, self.model.config)
+    self.bar.update(1)
+    stop = stop_reason(cfg, step, self.run_started, self.world, self.device)
+    if step % cfg.log_every == 0 or stop:
+        self.log_training(step)
+    if self.rank == 0 and (step % cfg.eval_every == 0 or stop):
+        self.log_validation(step)
+    if step % cfg.checkpoint_every == 0 or stop or time.time() - self.last_save > 60 * cfg.checkpoint_minutes:
+        self.run.save(self.snapshot(), max(cfg.keep_checkpoints, cfg.average_last))
+        self.last_save = time.time()
+    return stop
 
 
 def validate(model, corpus, criterion, cfg, device):
@@ -579,52 +636,110 @@ def validate(model, corpus, criterion, cfg, device):
     return record
 
 
-def finish(model, corpus, cfg, run, device, clocks, rank, world, verbose, progress):
-    """Average the last checkpoints, translate the test set, write its hypotheses and scores.json."""
-    from transformer_book.decoding import score_translations
-    ddp = None
-    if world > 1:
-        digests = [None] * world
-        dist.all_gather_object(digests, weights_digest(model))
-        ddp = {"world_size": world, "backend": dist.get_backend(), "rank_weight_digests": digests,
-               "identical_weights": len(set(digests)) == 1}
-        dist.destroy_process_group()
-    if rank != 0:
+@add_to_class(Trainer)
+def log_training(self, step):
+    """A metrics line: mean loss and perplexity since the last one, learning rate, tokens/s and TFLOP/s."""
+    w, cfg, seconds = self.window, self.cfg, time.perf_counter() - self.window.t0
+    record = {"step": step, "epoch": self.progress["epoch"], "loss": w.loss / w.n, "ppl": math.exp(w.nll / w.n),
+              "lr": rate(step, cfg.d_model, cfg.warmup_steps, cfg.lr_scale),
+              "tokens_per_s": w.tokens * self.world / seconds, "tflops": w.flops * self.world / seconds / 1e12,
+              "elapsed_s": time.time() - self.started}
+    self.run.log(record)
+    self.bar.set_postfix(loss=f"{record['loss']:.3f}", lr=f"{record['lr']:.2e}")
+    if self.verbose and self.quiet_bar and self.rank == 0:
+        print(f"step {step:>6}  loss {record['loss']:.3f}  ppl {record['ppl']:8.2f}  lr {record['lr']:.2e}"
+              f"  {record['tokens_per_s']:,.0f} tok/s  {record['tflops']:.2f} TFLOP/s"
+              + (f" ({record['tflops'] / self.peak:.0%} of bf16 peak)" if self.peak else ""), flush=True)
+    self.window = LogWindow()
+
+
+@add_to_class(Trainer)
+def log_validation(self, step):
+    """Validation loss, perplexity and BLEU as a metrics line; the time it takes is not training time."""
+    t0 = time.perf_counter()
+    record = validate(self.model, self.corpus, self.criterion, self.cfg, self.device)
+    self.run.log({"step": step, **record})
+    self.window.t0 += time.perf_counter() - t0  # tokens/s counts training time only
+    if self.verbose and self.quiet_bar:
+        print(f"step {step:>6}  " + "  ".join(f"{k} {v:.3f}" for k, v in record.items()), flush=True)
+
+
+def train(cfg, out, resume=False, cache_dir=None, verbose=True, command=None):
+    """Train per `cfg` into the run folder `out`, then decode the test set; returns the scores (rank 0)."""
+    t = Trainer(cfg, out, resume, cache_dir, verbose, command)
+    t.model.train()
+    progress = t.progress
+    stop = stop_reason(cfg, progress["step"], t.run_started, t.world, t.device) if progress["step"] else None
+    while not stop:
+        groups = t.epoch_groups()
+        while progress["batch_pos"] < len(groups) and not stop:
+            stop = t.step(groups[progress["batch_pos"]])
+        if progress["batch_pos"] >= len(groups):
+            progress["epoch"], progress["batch_pos"] = progress["epoch"] + 1, 0
+    t.bar.close()
+    scores = finish(t, stop)
+    if verbose and scores:
+        print_scores(scores)
+    return scores
+
+
+def ddp_report(model, world):
+    """Under several processes: every process's weight digest, gathered (all must be equal); then leave the group."""
+    if world == 1:
         return None
-    (run_started, started), (steps, stopped_by) = clocks, progress
-    train_seconds = time.time() - started
-    paths = checkpoint_paths(run.path)[-cfg.average_last:]
-    used = "final weights"
-    if len(paths) > 1:
-        averaged = average_checkpoints(paths)
-        save_atomically(averaged, run.path / "checkpoints" / "average.pt")
-        load_weights(model, averaged)
-        used = "average of " + ", ".join(averaged["averaged"])
+    digests = [None] * world
+    dist.all_gather_object(digests, weights_digest(model))
+    report = {"world_size": world, "backend": dist.get_backend(), "rank_weight_digests": digests,
+              "identical_weights": len(set(digests)) == 1}
+    dist.destroy_process_group()
+    return report
+
+
+def final_weights(model, run, average_last):
+    """Load the average of the last `average_last` checkpoints into `model` (§6.1); returns what was used."""
+    paths = checkpoint_paths(run.path)[-average_last:]
+    if len(paths) < 2:
+        return "final weights"
+    averaged = average_checkpoints(paths)
+    save_atomically(averaged, run.path / "checkpoints" / "average.pt")
+    load_weights(model, averaged)
+    return "average of " + ", ".join(averaged["averaged"])
+
+
+def finish(t, stopped_by):
+    """After training (`t` is the Trainer): average, translate the test set, write its hypotheses and scores.json."""
+    from transformer_book.decoding import score_translations
+    cfg, corpus, ddp = t.cfg, t.corpus, ddp_report(t.model, t.world)
+    if t.rank != 0:
+        return None
+    train_seconds = time.time() - t.started
+    used = final_weights(t.model, t.run, cfg.average_last)
     n = cfg.test_sentences or len(corpus.test_src)
-    sources, references = corpus.test_src[:n], corpus.test_ref[:n]
     t0 = time.time()
-    hyps = translate_lines(model, corpus.tokenizer, sources, cfg.beam_size, cfg.alpha, cfg.decode_sentences, device)
+    hyps = translate_lines(t.model, corpus.tokenizer, corpus.test_src[:n], cfg.beam_size, cfg.alpha, cfg.decode_sentences,
+                           t.device)
     decode_seconds = time.time() - t0
     suffix = "copy" if cfg.corpus == "copy" else cfg.tgt
-    write_atomic(run.path / f"{corpus.test_name}.hyp.{suffix}", "".join(h + "\n" for h in hyps).encode("utf-8"))
-    scores = score_translations(hyps, references)
+    write_atomic(t.run.path / f"{corpus.test_name}.hyp.{suffix}", "".join(h + "\n" for h in hyps).encode("utf-8"))
+    scores = score_translations(hyps, corpus.test_ref[:n])
     if cfg.corpus == "copy":
-        scores["token_accuracy"] = token_accuracy(hyps, references)
+        scores["token_accuracy"] = token_accuracy(hyps, corpus.test_ref[:n])
     scores.update({
         "test_set": corpus.test_name, "sentences": len(hyps), "weights": used,
         "decoding": {"method": "greedy" if cfg.beam_size == 1 else "beam search", "beam_size": cfg.beam_size,
                      "alpha": cfg.alpha, "max_len": "source length + 50"},
-        "steps": steps, "stopped_by": stopped_by, "max_minutes": cfg.max_minutes,
+        "steps": t.progress["step"], "stopped_by": stopped_by, "max_minutes": cfg.max_minutes,
         "train_wall_time_s": round(train_seconds, 1), "decode_wall_time_s": round(decode_seconds, 1),
-        "run_wall_time_s": round(time.time() - run_started, 1), "hardware": hardware_info(device), "world_size": world})
-    if ddp:
-        scores["ddp"] = ddp
-    write_atomic(run.path / "scores.json", (json.dumps(scores, indent=2) + "\n").encode("utf-8"))
-    if verbose:
-        extra = f"  token accuracy {scores['token_accuracy']:.4f}" if "token_accuracy" in scores else ""
-        print(f"test {corpus.test_name}: BLEU {scores['bleu']:.2f}  chrF {scores['chrf']:.2f}{extra}  ({used})")
-        print(f"  {scores['bleu_signature']}")
+        "run_wall_time_s": round(time.time() - t.run_started, 1), "hardware": hardware_info(t.device),
+        "world_size": t.world, **({"ddp": ddp} if ddp else {})})
+    write_atomic(t.run.path / "scores.json", (json.dumps(scores, indent=2) + "\n").encode("utf-8"))
     return scores
+
+
+def print_scores(scores):
+    extra = f"  token accuracy {scores['token_accuracy']:.4f}" if "token_accuracy" in scores else ""
+    print(f"test {scores['test_set']}: BLEU {scores['bleu']:.2f}  chrF {scores['chrf']:.2f}{extra}  ({scores['weights']})")
+    print(f"  {scores['bleu_signature']}")
 
 
 def build_parser():
@@ -654,10 +769,8 @@ def build_parser():
 def main(argv=None):
     from transformer_book.corpus import CorpusError
     args = build_parser().parse_args(argv)
-    names = {f.name for f in dataclasses.fields(TrainConfig)} - {"preset"}
-    changes = {k: v for k, v in vars(args).items() if k in names and v is not None}
     try:
-        cfg = TrainConfig.from_preset(args.preset, **changes)
+        cfg = TrainConfig.from_args(args)
         command = shlex.join(["python", "-m", "transformer_book.train", *(sys.argv[1:] if argv is None else argv)])
         train(cfg, args.out, resume=args.resume, cache_dir=args.cache_dir, command=command)
     except (ValueError, OSError, CorpusError, ImportError) as e:
