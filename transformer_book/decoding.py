@@ -6,6 +6,7 @@ import math
 import torch
 
 from transformer_book.attention import padding_mask, scaled_dot_product_attention, subsequent_mask
+from transformer_book.data import add_to_class
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3  # the token ids of §5
 
@@ -59,35 +60,43 @@ class IncrementalDecoder:
                           for layer in model.decoder.layers]  # encoder-decoder attention: once
         self.self_kv = [None] * len(model.decoder.layers)  # self-attention: (K, V), each (B, h, t, d_k)
 
-    def _self_attention(self, i, attn, x):
-        K, V = _heads(attn, attn.W_K(x)), _heads(attn, attn.W_V(x))  # the new position's key and value
-        if self.self_kv[i] is not None:
-            K, V = torch.cat([self.self_kv[i][0], K], dim=2), torch.cat([self.self_kv[i][1], V], dim=2)
-        self.self_kv[i] = (K, V)
-        return _attend(attn, x, K, V)  # no mask: every cached position is in the past
 
-    @torch.no_grad()
-    def step(self, y_t):
-        if y_t.shape != self.src_mask.shape[:1]:
-            raise ValueError(f"y_t must be ({self.src_mask.size(0)},) token ids, one per row, got {tuple(y_t.shape)}")
-        embed, position = self.model.tgt_embed
-        x = embed(y_t[:, None])  # (B, 1, d_model)
-        x = position.dropout(x + position.encoding(self.t + 1)[self.t].to(x.dtype))
-        cross_mask = self.src_mask.unsqueeze(1)  # (B, 1, 1, S): the same for every head
-        for i, layer in enumerate(self.model.decoder.layers):
-            K, V = self.memory_kv[i]
-            x = layer.sublayer[0](x, lambda x: self._self_attention(i, layer.self_attn, x))
-            x = layer.sublayer[1](x, lambda x: _attend(layer.src_attn, x, K, V, cross_mask))
-            x = layer.sublayer[2](x, layer.feed_forward)
-        self.t += 1
-        return self.model.generator(self.model.decoder.norm(x)[:, 0])
+@add_to_class(IncrementalDecoder)
+def _self_attention(self, i, attn, x):
+    """Self-attention of layer i for the new position x, whose key and value join the cache first."""
+    K, V = _heads(attn, attn.W_K(x)), _heads(attn, attn.W_V(x))  # the new position's key and value
+    if self.self_kv[i] is not None:
+        K, V = torch.cat([self.self_kv[i][0], K], dim=2), torch.cat([self.self_kv[i][1], V], dim=2)
+    self.self_kv[i] = (K, V)
+    return _attend(attn, x, K, V)  # no mask: every cached position is in the past
 
-    def reorder(self, indices):
-        """Keep rows `indices` of every cache, in that order (for beam search)."""
-        pick = lambda x: x.index_select(0, indices)  # noqa: E731
-        self.src_mask = pick(self.src_mask)
-        self.memory_kv = [(pick(K), pick(V)) for K, V in self.memory_kv]
-        self.self_kv = [None if kv is None else (pick(kv[0]), pick(kv[1])) for kv in self.self_kv]
+
+@add_to_class(IncrementalDecoder)
+@torch.no_grad()
+def step(self, y_t):
+    """Feed token y_t (B,) at position t: log P(next | y_0..y_t, src), (B, vocab)."""
+    if y_t.shape != self.src_mask.shape[:1]:
+        raise ValueError(f"y_t must be ({self.src_mask.size(0)},) token ids, one per row, got {tuple(y_t.shape)}")
+    embed, position = self.model.tgt_embed
+    x = embed(y_t[:, None])  # (B, 1, d_model)
+    x = position.dropout(x + position.encoding(self.t + 1)[self.t].to(x.dtype))
+    cross_mask = self.src_mask.unsqueeze(1)  # (B, 1, 1, S): the same for every head
+    for i, layer in enumerate(self.model.decoder.layers):
+        K, V = self.memory_kv[i]
+        x = layer.sublayer[0](x, lambda x: self._self_attention(i, layer.self_attn, x))
+        x = layer.sublayer[1](x, lambda x: _attend(layer.src_attn, x, K, V, cross_mask))
+        x = layer.sublayer[2](x, layer.feed_forward)
+    self.t += 1
+    return self.model.generator(self.model.decoder.norm(x)[:, 0])
+
+
+@add_to_class(IncrementalDecoder)
+def reorder(self, indices):
+    """Keep rows `indices` of every cache, in that order (for beam search)."""
+    pick = lambda x: x.index_select(0, indices)  # noqa: E731
+    self.src_mask = pick(self.src_mask)
+    self.memory_kv = [(pick(K), pick(V)) for K, V in self.memory_kv]
+    self.self_kv = [None if kv is None else (pick(kv[0]), pick(kv[1])) for kv in self.self_kv]
 
 
 class RecomputingDecoder:
@@ -201,6 +210,40 @@ def _check_beam(beam_size, alpha):
         raise ValueError(f"alpha must be a number >= 0 (0: no length penalty; the paper uses 0.6), got {alpha!r}")
 
 
+def _expand(scores, logp):
+    """The best 2k one-token extensions of each sentence's k beams, from scores (n, k) and the step's logp (n * k, V):
+    their accumulated log-probabilities, the beam each extends (its parent) and the token it adds, each (n, 2k)."""
+    (n, k), V = scores.shape, logp.size(-1)
+    candidates = (scores.to(logp.dtype).unsqueeze(-1) + logp.view(n, k, V)).view(n, k * V)
+    top, index = candidates.topk(min(2 * k, k * V), dim=1)  # at least k of them do not end in EOS
+    return top, index // V, index % V
+
+
+def _next_beams(top, parent, token, k, eos_id):
+    """The next k beams of each sentence: the best candidates that do not end in EOS. Returns their scores (n, k),
+    the rows of their parents in the decoder's batch (n, k) and their tokens, the next step's input (n * k,)."""
+    scores, pick = top.masked_fill(token == eos_id, -math.inf).topk(k, dim=1)
+    rows = torch.arange(top.size(0), device=top.device)[:, None] * k + parent.gather(1, pick)
+    return scores, rows, token.gather(1, pick).flatten()
+
+
+def _best(finished, return_scores):
+    """Each sentence's finished hypothesis with the highest score s(Y): its token ids (and, if asked, the scores)."""
+    best = [max(hyps, key=lambda h: h[0]) for hyps in finished]
+    return ([ids for _, ids in best], [s for s, _ in best]) if return_scores else [ids for _, ids in best]
+
+
+def _start_beams(model, src, k, bos_id):
+    """The search's start for B sentences: the decoder with k rows per sentence, the beams' scores (B, k) with
+    only the first beam alive, their prefixes (B * k, 0), still empty, and the first input, BOS for every row."""
+    B, device = src.size(0), src.device
+    decoder = IncrementalDecoder(model, src)
+    decoder.reorder(torch.arange(B, device=device).repeat_interleave(k))  # k rows per sentence
+    scores = torch.full((B, k), -math.inf, device=device)
+    scores[:, 0] = 0.0  # one live beam at the start
+    return decoder, scores, src.new_empty(B * k, 0), torch.full((B * k,), bos_id, device=device)
+
+
 @torch.no_grad()
 def beam_search(model, src, beam_size=4, alpha=0.6, max_len=None, min_len=0, bos_id=BOS, eos_id=EOS,
                 return_scores=False, trace=None):
@@ -211,36 +254,24 @@ def beam_search(model, src, beam_size=4, alpha=0.6, max_len=None, min_len=0, bos
     _check_src(model, src)
     _check_ids(model, bos_id, eos_id)
     limits = _check_lengths(model, src, max_len, min_len)
-    (B, k), V, device = (src.size(0), beam_size), model.config.tgt_vocab, src.device
-    decoder = IncrementalDecoder(model, src)
-    decoder.reorder(torch.arange(B, device=device).repeat_interleave(k))  # k rows per sentence
-    active = torch.arange(B, device=device)  # the sentences still searching
-    scores = torch.full((B, k), -math.inf, device=device)
-    scores[:, 0] = 0.0  # one live beam at the start
-    prefixes, y = src.new_empty(B * k, 0), torch.full((B * k,), bos_id, device=device)
-    finished = [[] for _ in range(B)]
+    decoder, scores, prefixes, y = _start_beams(model, src, beam_size, bos_id)
+    active, finished = torch.arange(src.size(0), device=src.device), [[] for _ in range(src.size(0))]
     for t in range(1, int(limits.max()) + 1):
-        n = active.numel()
-        logp = _forbid(decoder.step(y), t, model, bos_id, eos_id, min_len).view(n, k, V)
-        candidates = (scores.to(logp.dtype).unsqueeze(-1) + logp).view(n, k * V)
-        top, index = candidates.topk(min(2 * k, k * V), dim=1)  # at least k of them do not end in EOS
-        parent, token = index // V, index % V
+        n, k = scores.shape  # n: the sentences still searching, `active`
+        top, parent, token = _expand(scores, _forbid(decoder.step(y), t, model, bos_id, eos_id, min_len))
         last = (t >= limits[active]).tolist()
         _finish(finished, active, prefixes.view(n, k, t - 1), top, parent, token, last, t, alpha, eos_id)
-        scores, pick = top.masked_fill(token == eos_id, -math.inf).topk(k, dim=1)  # the next k beams
-        rows = torch.arange(n, device=device)[:, None] * k + parent.gather(1, pick)  # (n, k): their parents
-        y = token.gather(1, pick).flatten()
+        scores, rows, y = _next_beams(top, parent, token, k, eos_id)
         prefixes = torch.cat([prefixes[rows.flatten()], y[:, None]], dim=1)
         if trace is not None:
             trace.append(_snapshot(t, active, prefixes.view(n, k, t), scores, finished))
-        keep = ~(torch.tensor(last, device=device) | _search_over(finished, active, scores, limits, alpha))
+        keep = ~(torch.tensor(last, device=src.device) | _search_over(finished, active, scores, limits, alpha))
         if not keep.any():
             break
         decoder.reorder(rows[keep].flatten())
         prefixes, y = prefixes.view(n, k, t)[keep].flatten(0, 1), y.view(n, k)[keep].flatten()
         scores, active = scores[keep], active[keep]
-    best = [max(hyps, key=lambda h: h[0]) for hyps in finished]
-    return ([ids for _, ids in best], [s for s, _ in best]) if return_scores else [ids for _, ids in best]
+    return _best(finished, return_scores)
 
 
 def _snapshot(t, active, prefixes, scores, finished):

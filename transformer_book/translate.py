@@ -31,7 +31,7 @@ def translate_all(model, tokenizer, lines, report, beam_size=4, alpha=0.6, max_i
     return out
 
 
-def main(argv=None):
+def _parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="python -m transformer_book.translate",
         description="Translate sentences, one per line, with a checkpoint of transformer_book.train. Exit code: "
@@ -44,19 +44,42 @@ def main(argv=None):
     parser.add_argument("--max-input-tokens", type=int, default=256, help="longer lines are skipped (default: 256)")
     parser.add_argument("--batch-sentences", type=int, default=64, help="sentences decoded together (default: 64)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:i] (default: auto)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def _check_args(args):
+    """Values argparse accepts that decoding cannot use: a ValueError that names the option."""
+    for name in ("beam_size", "max_input_tokens", "batch_sentences"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if not 0 <= args.alpha < math.inf:  # NaN fails every comparison
+        raise ValueError(f"--alpha must be a number >= 0 (0: no length penalty; the paper uses 0.6), got {args.alpha}")
+
+
+def _read_lines(path):
+    """The lines of the file at `path`, or of standard input when there is no path."""
+    if path:
+        return Path(path).read_text(encoding="utf-8").splitlines()
+    return sys.stdin.read().splitlines()
+
+
+def _write_lines(path, lines):
+    """One line per translation, into the file at `path` (written atomically) or to standard output."""
+    text = "".join(line + "\n" for line in lines)
+    if path:
+        write_atomic(path, text.encode("utf-8"))
+    else:
+        sys.stdout.write(text)
+
+
+def main(argv=None):
+    """The command line; exit code 0: all lines translated, 1: some lines skipped, 2: nothing done."""
+    args = _parse_args(argv)
     try:
-        for name in ("beam_size", "max_input_tokens", "batch_sentences"):
-            if getattr(args, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-        if not 0 <= args.alpha < math.inf:  # NaN fails every comparison
-            raise ValueError(f"--alpha must be a number >= 0 (0: no length penalty; the paper uses 0.6), got {args.alpha}")
+        _check_args(args)
         device = pick_device(args.device)
         model, tokenizer, _ = load_checkpoint(args.checkpoint, device)
-        if args.input:
-            lines = Path(args.input).read_text(encoding="utf-8").splitlines()
-        else:
-            lines = sys.stdin.read().splitlines()
+        lines = _read_lines(args.input)
     except (ValueError, OSError, UnicodeDecodeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -69,11 +92,7 @@ def main(argv=None):
     warnings.showwarning = lambda message, *rest: print(f"warning: {message}", file=sys.stderr)
     out = translate_all(model, tokenizer, lines, report, args.beam_size, args.alpha, args.max_input_tokens,
                         args.batch_sentences, device)
-    text = "".join(line + "\n" for line in out)
-    if args.output:
-        write_atomic(args.output, text.encode("utf-8"))
-    else:
-        sys.stdout.write(text)
+    _write_lines(args.output, out)
     return 1 if skipped else 0
 
 
