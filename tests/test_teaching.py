@@ -17,7 +17,7 @@ import export  # noqa: E402
 REQUIRED = ["00_prelude", "01_introduction", "02_background", "04_why_self_attention", "05_2_hardware_optimizer",
             "05_3_regularization", "03_4_embeddings_softmax", "03_5_positional_encoding", "03_6_full_model",
             "03_1_encoder_decoder_stacks", "03_2_attention", "03_3_feed_forward", "05_1_data_batching",
-            "05_4_training_loop", "05_5_decoding", "06_results", "07_conclusion"]
+            "05_4_training_loop", "05_5_decoding", "06_results", "07_conclusion", "03_model_architecture"]
 
 
 def _has_exercises(path):
