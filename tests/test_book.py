@@ -159,3 +159,15 @@ def test_every_citation_is_in_the_bibliography():
     cited = {k.strip() for p in pages for group in re.findall(r"\{cite[:pt]*\}`([^`]+)`", p.read_text(encoding="utf-8"))
              for k in group.split(",")}
     assert cited and cited <= keys, f"unknown keys: {sorted(cited - keys)}"
+
+
+MAX_CELL_LINES = 30  # STYLE.md: a code cell does one thing, which the prose right above it explains
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=IDS)
+def test_no_code_cell_is_longer_than_30_lines(nb):
+    long = [(i, len(src(c).splitlines()), src(c).splitlines()[0][:50]) for i, c in enumerate(cells(nb))
+            if c["cell_type"] == "code" and len(src(c).splitlines()) > MAX_CELL_LINES]
+    assert not long, (f"{nb.name}: code cells over {MAX_CELL_LINES} lines (cell, lines, first line): {long}; split "
+                      f"each into pieces that do one thing, with the explanation above each (a long class can be "
+                      f"written over several cells with transformer_book.data.add_to_class)")
