@@ -62,10 +62,7 @@ def write_summary(name, run):
 def decode_again(name):
     """Decode runs/<name>'s test set again with the weights it used and today's decoder; rewrite its translations
     and scores in place, keeping the old scores (and how many translations were empty) under "decoded_again"."""
-    import time
-    from transformer_book.decoding import score_translations
-    from transformer_book.results import read_run, split_texts, used_weights
-    from transformer_book.train import load_checkpoint, translate_lines
+    from transformer_book.results import read_run, split_texts, translate_with, used_weights
     folder = ROOT / "runs" / name
     run = read_run(folder)
     cfg, scores = run["config"], run["scores"]
@@ -74,12 +71,9 @@ def decode_again(name):
     before = {k: scores[k] for k in ("bleu", "chrf", "bleu_details")}
     before["empty_translations"] = hyp_path.read_text(encoding="utf-8").splitlines().count("")
     before = scores.get("decoded_again", {}).get("before", before)  # decoded again before: keep the first decoding
-    model, tokenizer, _ = load_checkpoint(used_weights(folder))
-    t0 = time.time()
-    hyps = translate_lines(model, tokenizer, sources, cfg["beam_size"], cfg["alpha"])
-    seconds = time.time() - t0
+    hyps, new, seconds, _ = translate_with(used_weights(folder), sources, references, cfg["beam_size"], cfg["alpha"])
     hyp_path.write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
-    scores.update(score_translations(hyps, references))
+    scores.update(new)
     scores["decoded_again"] = {"command": "python bench/record_runs.py --decode-again", "before": before,
                                "why": "no translation may be empty now: EOS may not come first",
                                "decode_wall_time_s": round(seconds, 1)}

@@ -95,26 +95,23 @@ def validate(run, folder=None, sentences=None):
     """table3.json and val.hyp.<tgt> in the run folder: its final weights translate the validation split (beam 4,
     alpha 0.6; its first `sentences` only when given, for tests)."""
     import torch
-    from transformer_book.decoding import score_translations
-    from transformer_book.results import read_run, split_texts
-    from transformer_book.train import checkpoint_paths, load_checkpoint, translate_lines
+    from transformer_book.results import read_run, split_texts, translate_with
+    from transformer_book.train import checkpoint_paths
     folder = Path(folder or ROOT / "runs" / "table3" / run)
     recorded = read_run(folder)
     cfg, scores = recorded["config"], recorded["scores"]
     last = checkpoint_paths(folder)[-1]
-    model, tokenizer, ckpt = load_checkpoint(last)
-    if ckpt["step"] != scores["steps"]:
-        raise SystemExit(f"{run}: the last checkpoint is step {ckpt['step']}, the run ended at {scores['steps']}")
+    step = int(last.stem.removeprefix("step_"))  # the trainer names each checkpoint after its step
+    if step != scores["steps"]:
+        raise SystemExit(f"{run}: the last checkpoint is step {step}, the run ended at {scores['steps']}")
     sources, references = (texts[:sentences] for texts in split_texts(cfg, "val"))
-    started = time.time()
-    hyps = translate_lines(model, tokenizer, sources, cfg["beam_size"], cfg["alpha"])
-    seconds = time.time() - started
+    hyps, bleu, seconds, model = translate_with(last, sources, references, cfg["beam_size"], cfg["alpha"])
     (folder / f"val.hyp.{cfg['tgt']}").write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
     row = run.rsplit("-s", 1)[0]
     result = {"run": run, "row": ROWS[row][0], "change": ROWS[row][1], "seed": cfg["seed"],
               "params": sum(p.numel() for p in model.parameters()), "steps": scores["steps"],
               "val_ppl": recorded["val"][-1]["val_ppl"], "val_ppl_step": recorded["val"][-1]["step"],
-              "weights": last.name, **score_translations(hyps, references),
+              "weights": last.name, **bleu,
               "decoding": {"split": "val", "sentences": len(hyps), "method": "beam search",
                            "beam_size": cfg["beam_size"], "alpha": cfg["alpha"], "max_len": "source length + 50"},
               "val_decode_wall_time_s": round(seconds, 1), "train_wall_time_s": scores["train_wall_time_s"],

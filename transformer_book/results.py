@@ -5,6 +5,7 @@ import json
 import shutil
 import tarfile
 import tempfile
+import time
 import urllib.request
 from pathlib import Path
 
@@ -55,6 +56,18 @@ def locate_runs(folder="runs", repository=None, branch="main"):
     return target
 
 
+def translate_with(weights, sources, references, beam_size=4, alpha=0.6):
+    """Translate `sources` with the checkpoint file `weights` (beam_size 1: greedy) and score them against
+    `references`. Returns the translations, their scores, the seconds spent decoding, and the model."""
+    from transformer_book.decoding import score_translations
+    from transformer_book.train import load_checkpoint, translate_lines
+    model, tokenizer, _ = load_checkpoint(weights)
+    started = time.time()
+    hyps = translate_lines(model, tokenizer, sources, beam_size, alpha)
+    seconds = time.time() - started
+    return hyps, score_translations(hyps, references), seconds, model
+
+
 def split_texts(config, split="test_2016_flickr"):
     """Sources and references of a split, read the way the run read its data."""
     from transformer_book.corpus import read_lines
@@ -71,15 +84,13 @@ def used_weights(run_dir):
 def decode_variants(run_dir, sources, references, beam_size=4, alpha=0.6):
     """The test set decoded the two other ways §6 compares with the run's own output (beam search, averaged
     weights): greedy search with the averaged weights, and beam search with the last checkpoint alone."""
-    from transformer_book.decoding import score_translations
-    from transformer_book.train import checkpoint_paths, load_checkpoint, translate_lines
+    from transformer_book.train import checkpoint_paths
     run_dir = Path(run_dir)
     out = {}
     for name, path, beam in (("average_greedy", used_weights(run_dir), 1),
                              ("last_beam", checkpoint_paths(run_dir)[-1], beam_size)):
-        model, tok, _ = load_checkpoint(path)
-        hyps = translate_lines(model, tok, sources, beam, alpha)
-        out[name] = hyps, {**score_translations(hyps, references), "weights": path.name, "beam_size": beam}
+        hyps, scores, _, _ = translate_with(path, sources, references, beam, alpha)
+        out[name] = hyps, {**scores, "weights": path.name, "beam_size": beam}
     return out
 
 
