@@ -137,9 +137,8 @@ def record(run, src=None, dest=None):
 
 def prepare():
     """Train (or find) the BPE model once, before two runs could both try to write it."""
-    from transformer_book.corpus import cache_dir
-    from transformer_book.train import TrainConfig, load_corpus
-    load_corpus(TrainConfig.from_preset("tiny"), cache_dir() / "bpe")
+    from transformer_book.train import TrainConfig, bpe_cache_dir, load_corpus
+    load_corpus(TrainConfig.from_preset("tiny"), bpe_cache_dir())
 
 
 def main(argv=None):

@@ -231,7 +231,7 @@ def test_tiny_preset_runs_end_to_end_on_multi30k(tmp_path):
 
 def test_table_3_switches_reach_the_model_from_the_command_line():
     args = build_parser().parse_args(["--out", "x", "--key-size", "16", "--learned-positions", "--norm-first"])
-    cfg = TrainConfig(key_size=args.key_size, learned_positions=args.learned_positions, norm_first=args.norm_first)
+    cfg = TrainConfig.from_args(args)
     model = Transformer(cfg.model_config(4000))
     assert model.config.d_k == 16 and model.config.norm_first and model.config.learned_positions
     # learned positions: a 256-position table (training pairs <= 128 tokens, decoding adds <= 50), not 5000
